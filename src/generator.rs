@@ -1,0 +1,88 @@
+//! A format bound to a strategy and its buffers, plus the object-safe face the CLI, the block
+//! cache and the calibrator use to drive any format at run time.
+
+use crate::error::Result;
+use crate::fill::{Filled, Workspace, fill};
+use crate::format::Format;
+use crate::rng::BlockRng;
+use crate::strategy::{BufferPolicy, Strategy};
+
+/// A format with a strategy and (for `reuse`) the buffers it keeps between blocks.
+#[derive(Debug)]
+pub struct Generator<F: Format> {
+    format: F,
+    strategy: Strategy,
+    workspace: Workspace<F::Member>,
+    block: Vec<u8>,
+}
+
+impl<F: Format> Generator<F> {
+    /// Binds `format` to `strategy`.
+    pub fn new(format: F, strategy: Strategy) -> Self {
+        Self { format, strategy, workspace: Workspace::default(), block: Vec::new() }
+    }
+
+    /// The format.
+    pub fn format(&self) -> &F {
+        &self.format
+    }
+}
+
+/// Object-safe block production, implemented by every [`Generator`].
+pub trait BlockSource: Send {
+    /// The format's name.
+    fn format_name(&self) -> &'static str;
+
+    /// The concrete strategy in use.
+    fn strategy(&self) -> Strategy;
+
+    /// Smallest budget that could hold one member.
+    fn min_block_len(&self) -> usize;
+
+    /// Appends one block for `budget` to a caller-owned buffer. See [`crate::fill::fill`].
+    ///
+    /// # Errors
+    /// As [`crate::fill::fill`].
+    fn fill(&mut self, rng: &mut BlockRng, budget: usize, out: &mut Vec<u8>) -> Result<Filled>;
+
+    /// Produces one block into a buffer the generator manages by its buffer policy: `fresh`
+    /// allocates a new one per call, `reuse` clears and refills the same one.
+    ///
+    /// # Errors
+    /// As [`crate::fill::fill`].
+    fn next_block(&mut self, rng: &mut BlockRng, budget: usize) -> Result<(&[u8], Filled)>;
+
+    /// Bytes of buffer capacity the generator keeps between blocks.
+    fn retained_bytes(&self) -> usize;
+}
+
+impl<F: Format> BlockSource for Generator<F> {
+    fn format_name(&self) -> &'static str {
+        self.format.name()
+    }
+
+    fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
+    fn min_block_len(&self) -> usize {
+        self.format.min_block_len()
+    }
+
+    fn fill(&mut self, rng: &mut BlockRng, budget: usize, out: &mut Vec<u8>) -> Result<Filled> {
+        fill(&self.format, self.strategy, &mut self.workspace, rng, budget, out)
+    }
+
+    fn next_block(&mut self, rng: &mut BlockRng, budget: usize) -> Result<(&[u8], Filled)> {
+        match self.strategy.buffer {
+            BufferPolicy::Fresh => self.block = Vec::new(),
+            BufferPolicy::Reuse => self.block.clear(),
+        }
+        let filled = fill(&self.format, self.strategy, &mut self.workspace, rng, budget, &mut self.block)?;
+        Ok((&self.block, filled))
+    }
+
+    fn retained_bytes(&self) -> usize {
+        self.workspace.retained_bytes() + self.block.capacity()
+    }
+}

@@ -1,0 +1,35 @@
+//! # payforge
+//!
+//! Deterministic, low-allocation payload generation for load generators.
+//!
+//! A *format* turns a random stream into members (a trace, a syslog line, a DogStatsD datagram, a
+//! log record). A *block* for a byte budget is the framed encoding of the longest prefix of that
+//! member stream that fits the budget. One sizing loop ([`fill`]) computes blocks for every
+//! format, with four interchangeable [`Strategy`]s that produce byte-identical output and differ
+//! only in time and allocations.
+//!
+//! Block `i` of a run seeded with `s` always comes from [`BlockRng::for_block`]`(s, i)`, so
+//! output does not depend on the strategy, the thread count or the machine.
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
+
+pub mod config;
+pub mod error;
+pub mod fill;
+pub mod format;
+pub mod formats;
+pub mod framing;
+pub mod generator;
+pub mod rng;
+pub mod search;
+pub mod size;
+pub mod strategy;
+pub mod text;
+
+pub use error::{Error, ErrorKind, Result};
+pub use fill::{Filled, Workspace, fill};
+pub use format::{Configured, Format};
+pub use formats::{FormatConfig, FormatKind};
+pub use framing::Framing;
+pub use generator::{BlockSource, Generator};
+pub use rng::BlockRng;
+pub use strategy::{BufferPolicy, Sizing, Strategy, StrategyChoice};

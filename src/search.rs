@@ -1,0 +1,163 @@
+//! The one search: the longest prefix of the member stream whose framed size fits the budget.
+//!
+//! `size(k)` is non-decreasing in `k`, so the answer is the boundary between a fitting and a
+//! non-fitting count. The search keeps a bracket `lo` (fits) / `hi` (does not fit, or past the
+//! member cap) and chooses the next count to probe by:
+//!
+//! 1. **extrapolation** while no upper bound is known: `lo * budget / size(lo)`, aimed a little
+//!    high so the next probe usually brackets the answer (this replaces blind doubling: one probe
+//!    near the answer instead of `log2(k)` probes of growing prefixes);
+//! 2. **interpolation** between the bracket ends once both sizes are known;
+//! 3. **bisection** whenever the previous guided step failed to halve the bracket, which bounds
+//!    the worst case at about twice the probes of a plain binary search.
+//!
+//! The probe decides what a probe costs: the re-encode sizing encodes the whole prefix, the
+//! encode-once sizing reads recorded offsets. Neither changes which `k` is found.
+
+/// What a probe of `k` members learned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// `size(k)` is at most the budget; the value is `size(k)`.
+    Fits(usize),
+    /// `size(at)` exceeds the budget for some `at <= k` (the probe may stop early).
+    Exceeds {
+        /// A member count known not to fit.
+        at: usize,
+        /// Its framed size (exact or a lower bound; only used to steer).
+        size: usize,
+    },
+}
+
+/// Outcome of a search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// The longest fitting prefix has `members` members and `size` bytes.
+    Prefix {
+        /// Member count, at least 1.
+        members: usize,
+        /// Framed size.
+        size: usize,
+    },
+    /// Not even one member fits; `first_size` is the framed size of the one-member block.
+    Nothing {
+        /// Framed size of the first member alone.
+        first_size: usize,
+    },
+}
+
+/// Finds the largest `k` in `1..=cap` with `size(k) <= budget`, asking `probe` for sizes.
+pub fn longest_prefix(budget: usize, cap: usize, mut probe: impl FnMut(usize) -> Probe) -> Found {
+    let cap = cap.max(1);
+    let (mut lo, mut lo_size) = match probe(1) {
+        Probe::Fits(size) => (1usize, size),
+        Probe::Exceeds { size, .. } => return Found::Nothing { first_size: size },
+    };
+    // `hi` is the smallest count known not to fit, or `cap + 1` (never probed).
+    let mut hi = cap.saturating_add(1);
+    let mut hi_size: Option<usize> = None;
+    let mut guided = true;
+    while hi - lo > 1 {
+        let width = hi - lo;
+        let guess = if guided { guided_guess(budget, lo, lo_size, hi, hi_size) } else { lo + width / 2 };
+        let k = guess.clamp(lo + 1, hi - 1);
+        match probe(k) {
+            Probe::Fits(size) => {
+                lo = k;
+                lo_size = size;
+            }
+            Probe::Exceeds { at, size } => {
+                // A correct probe reports `lo < at <= k`; clamp so a faulty one cannot loop.
+                hi = at.clamp(lo + 1, hi);
+                hi_size = Some(size);
+            }
+        }
+        // Guided steps must at least halve the bracket, or the next step bisects.
+        guided = hi - lo <= width / 2;
+    }
+    Found::Prefix { members: lo, size: lo_size }
+}
+
+/// The interpolated (or, without an upper size, extrapolated) count where `size` meets `budget`.
+fn guided_guess(budget: usize, lo: usize, lo_size: usize, hi: usize, hi_size: Option<usize>) -> usize {
+    let (lo_w, budget_w, lo_size_w) = (lo as u128, budget as u128, lo_size.max(1) as u128);
+    let guess = match hi_size {
+        Some(hs) if hs > lo_size => {
+            let span = (hi - lo) as u128;
+            lo_w + (budget_w.saturating_sub(lo_size as u128)) * span / (hs - lo_size) as u128
+        }
+        _ => {
+            // Extrapolate from the average framed member so far, and aim 1/32 high so the next
+            // probe most likely lands just past the answer and closes the bracket.
+            let est = lo_w * budget_w / lo_size_w;
+            est + est / 32 + 1
+        }
+    };
+    usize::try_from(guess).unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    /// A probe over fixed member sizes, counting calls.
+    fn run(sizes: &[usize], budget: usize, cap: usize) -> (Found, usize) {
+        let calls = Cell::new(0);
+        let found = longest_prefix(budget, cap, |k| {
+            calls.set(calls.get() + 1);
+            let size: usize = sizes.iter().take(k).sum::<usize>() + 2;
+            if size <= budget { Probe::Fits(size) } else { Probe::Exceeds { at: k, size } }
+        });
+        (found, calls.get())
+    }
+
+    fn brute(sizes: &[usize], budget: usize, cap: usize) -> Found {
+        let mut best = None;
+        for k in 1..=cap.min(sizes.len()) {
+            let size: usize = sizes.iter().take(k).sum::<usize>() + 2;
+            if size <= budget {
+                best = Some((k, size));
+            } else {
+                break;
+            }
+        }
+        match best {
+            Some((members, size)) => Found::Prefix { members, size },
+            None => Found::Nothing { first_size: sizes[0] + 2 },
+        }
+    }
+
+    #[test]
+    fn matches_brute_force_on_irregular_sizes() {
+        let mut rng = crate::rng::BlockRng::for_block(3, 3);
+        for trial in 0..300 {
+            let n = 2000;
+            let sizes: Vec<usize> = (0..n).map(|_| 1 + rng.below(if trial % 3 == 0 { 2000 } else { 40 }) as usize).collect();
+            let budget = rng.inclusive(1, 60_000) as usize;
+            let cap = if trial % 5 == 0 { 1 + rng.below(50) as usize } else { n - 1 };
+            let (found, calls) = run(&sizes, budget, cap);
+            assert_eq!(found, brute(&sizes, budget, cap), "trial {trial} budget {budget} cap {cap}");
+            assert!(calls <= 2 * 64, "too many probes: {calls}");
+        }
+    }
+
+    #[test]
+    fn uniform_members_need_few_probes() {
+        let sizes = vec![100usize; 100_000];
+        let (found, calls) = run(&sizes, 1 << 20, usize::MAX);
+        assert_eq!(found, Found::Prefix { members: 10_485, size: 1_048_502 });
+        assert!(calls <= 5, "{calls} probes");
+    }
+
+    #[test]
+    fn nothing_fits() {
+        assert_eq!(run(&[50, 1], 10, 10).0, Found::Nothing { first_size: 52 });
+    }
+
+    #[test]
+    fn cap_is_respected() {
+        let sizes = vec![1usize; 100];
+        assert_eq!(run(&sizes, 1000, 7).0, Found::Prefix { members: 7, size: 9 });
+        assert_eq!(run(&sizes, 1000, 1).0, Found::Prefix { members: 1, size: 3 });
+    }
+}

@@ -1,0 +1,276 @@
+//! Allocation-free text building blocks shared by the formats.
+//!
+//! * [`StrPool`]: many short strings in one arena (two allocations per pool), addressed by `u32`
+//!   handles, so members can hold handles instead of owned strings.
+//! * Writers that append straight to the output buffer: integers (`itoa`), floats (`ryu`), RFC 3339
+//!   timestamps (civil-from-days, no calendar crate, no `format!`) and JSON strings (escape scan
+//!   with a fast path for text that needs none).
+
+use crate::rng::BlockRng;
+
+/// Lower-case letters and digits: safe in every format's identifiers without escaping.
+pub const ALNUM_LOWER: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+
+/// Letters only, for words in prose-like text.
+pub const LETTERS_LOWER: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
+
+/// Many strings stored back to back in one arena, addressed by index.
+#[derive(Debug, Clone, Default)]
+pub struct StrPool {
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl StrPool {
+    /// A pool holding `items` in order.
+    pub fn from_strs<S: AsRef<str>>(items: &[S]) -> Self {
+        let total = items.iter().map(|s| s.as_ref().len()).sum();
+        let mut pool = StrPool { text: String::with_capacity(total), ends: Vec::with_capacity(items.len()) };
+        for s in items {
+            pool.push(s.as_ref());
+        }
+        pool
+    }
+
+    /// A pool of `count` random strings over `charset`, each with a length drawn from
+    /// `min_len..=max_len`.
+    pub fn random(rng: &mut BlockRng, count: usize, min_len: usize, max_len: usize, charset: &[u8]) -> Self {
+        let avg = (min_len + max_len.max(min_len)) / 2;
+        let mut pool =
+            StrPool { text: String::with_capacity(count.saturating_mul(avg)), ends: Vec::with_capacity(count) };
+        for _ in 0..count {
+            let len = rng.inclusive(min_len as u64, max_len as u64) as usize;
+            pool.push_random(rng, len, charset);
+        }
+        pool
+    }
+
+    /// Appends one string.
+    pub fn push(&mut self, s: &str) {
+        self.text.push_str(s);
+        self.ends.push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
+    }
+
+    /// Appends one random string of `len` characters from `charset` (ASCII).
+    pub fn push_random(&mut self, rng: &mut BlockRng, len: usize, charset: &[u8]) {
+        for _ in 0..len {
+            let c = charset.get(rng.index(charset.len())).copied().unwrap_or(b'x');
+            self.text.push(char::from(c));
+        }
+        self.ends.push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
+    }
+
+    /// Number of strings.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// True when the pool holds no strings.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The string at `handle` (empty for an out-of-range handle).
+    #[inline]
+    pub fn get(&self, handle: u32) -> &str {
+        let i = handle as usize;
+        let end = self.ends.get(i).copied().unwrap_or(0) as usize;
+        let start = if i == 0 { 0 } else { self.ends.get(i - 1).copied().unwrap_or(0) as usize };
+        self.text.get(start..end).unwrap_or("")
+    }
+
+    /// A uniformly chosen handle (0 for an empty pool).
+    #[inline]
+    pub fn pick(&self, rng: &mut BlockRng) -> u32 {
+        rng.index(self.ends.len()) as u32
+    }
+
+    /// Length of the shortest string (0 for an empty pool).
+    pub fn min_len(&self) -> usize {
+        (0..self.len() as u32).map(|h| self.get(h).len()).min().unwrap_or(0)
+    }
+
+    /// Length of the longest string (0 for an empty pool).
+    pub fn max_len(&self) -> usize {
+        (0..self.len() as u32).map(|h| self.get(h).len()).max().unwrap_or(0)
+    }
+
+    /// Iterates over the strings in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len() as u32).map(move |h| self.get(h))
+    }
+}
+
+/// Appends the decimal form of an unsigned integer.
+#[inline]
+pub fn push_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+/// Appends the decimal form of a signed integer.
+#[inline]
+pub fn push_i64(out: &mut Vec<u8>, v: i64) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+/// Appends the shortest round-tripping decimal form of a finite float (`ryu`); non-finite
+/// values, which no format here may carry, are written as `0`.
+#[inline]
+pub fn push_f64(out: &mut Vec<u8>, v: f64) {
+    if v.is_finite() {
+        out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+    } else {
+        out.push(b'0');
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
+/// (Howard Hinnant's civil-from-days).
+#[inline]
+pub const fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
+    (year, month, day)
+}
+
+#[inline]
+fn push_2(out: &mut Vec<u8>, v: u32) {
+    out.push(b'0' + (v / 10 % 10) as u8);
+    out.push(b'0' + (v % 10) as u8);
+}
+
+/// Appends `YYYY-MM-DDTHH:MM:SS.mmmZ` for milliseconds since the Unix epoch. Instants outside
+/// years 0000..=9999 are clamped into that range, the only one RFC 3339 can write.
+pub fn push_rfc3339_millis(out: &mut Vec<u8>, epoch_ms: i64) {
+    const MIN_MS: i64 = -62_167_219_200_000; // 0000-01-01T00:00:00Z
+    const MAX_MS: i64 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
+    let ms = epoch_ms.clamp(MIN_MS, MAX_MS);
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000) as u32;
+    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400) as u32;
+    let year = year.clamp(0, 9999) as u32;
+    push_2(out, year / 100);
+    push_2(out, year % 100);
+    out.push(b'-');
+    push_2(out, month);
+    out.push(b'-');
+    push_2(out, day);
+    out.push(b'T');
+    push_2(out, sod / 3600);
+    out.push(b':');
+    push_2(out, sod / 60 % 60);
+    out.push(b':');
+    push_2(out, sod % 60);
+    out.push(b'.');
+    out.push(b'0' + (millis / 100) as u8);
+    push_2(out, millis % 100);
+    out.push(b'Z');
+}
+
+/// True when `s` can be written inside JSON quotes as it is.
+#[inline]
+pub fn json_safe(s: &str) -> bool {
+    s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')
+}
+
+/// Appends `s` as a quoted JSON string, escaping only what JSON requires.
+pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    if json_safe(s) {
+        out.extend_from_slice(s.as_bytes());
+    } else {
+        push_json_escaped(out, s);
+    }
+    out.push(b'"');
+}
+
+/// Appends `s` escaped for the inside of a JSON string (no quotes).
+pub fn push_json_escaped(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
+        if esc.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            out.extend_from_slice(esc);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_round_trips() {
+        let pool = StrPool::from_strs(&["a", "", "bcd"]);
+        assert_eq!((pool.get(0), pool.get(1), pool.get(2), pool.get(3)), ("a", "", "bcd", ""));
+        assert_eq!((pool.min_len(), pool.max_len(), pool.len()), (0, 3, 3));
+        let mut rng = BlockRng::for_block(1, 2);
+        let r = StrPool::random(&mut rng, 50, 3, 5, ALNUM_LOWER);
+        assert!(r.iter().all(|s| (3..=5).contains(&s.len()) && s.bytes().all(|b| ALNUM_LOWER.contains(&b))));
+    }
+
+    #[test]
+    fn timestamps_match_known_instants() {
+        let cases = [
+            (0i64, "1970-01-01T00:00:00.000Z"),
+            (951_782_400_123, "2000-02-29T00:00:00.123Z"),
+            (1_700_000_000_999, "2023-11-14T22:13:20.999Z"),
+            (-1, "1969-12-31T23:59:59.999Z"),
+            (253_402_300_799_999, "9999-12-31T23:59:59.999Z"),
+            (i64::MAX, "9999-12-31T23:59:59.999Z"),
+        ];
+        for (ms, want) in cases {
+            let mut out = Vec::new();
+            push_rfc3339_millis(&mut out, ms);
+            assert_eq!(String::from_utf8_lossy(&out), want);
+        }
+    }
+
+    #[test]
+    fn json_strings_parse_back() {
+        for s in ["plain", "quote\" back\\slash", "ctl\u{1}\n\t\r", "ünïcode ☃"] {
+            let mut out = Vec::new();
+            push_json_str(&mut out, s);
+            let back: String = serde_json::from_slice(&out).unwrap();
+            assert_eq!(back, s);
+        }
+    }
+
+    #[test]
+    fn numbers_format_plainly() {
+        let mut out = Vec::new();
+        push_u64(&mut out, 42);
+        out.push(b' ');
+        push_i64(&mut out, -7);
+        out.push(b' ');
+        push_f64(&mut out, 0.5);
+        out.push(b' ');
+        push_f64(&mut out, f64::NAN);
+        assert_eq!(out, b"42 -7 0.5 0");
+    }
+}
