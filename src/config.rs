@@ -10,8 +10,11 @@ use crate::error::{Error, Result};
 use crate::rng::BlockRng;
 
 /// An integer range as lading writes it: `{constant: N}` or `{inclusive: {min: A, max: B}}`.
+///
+/// Stored through [`RawRange`], a plain map with one key, so that every YAML reader accepts the
+/// map form lading documents (some readers only take enums as YAML tags).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(try_from = "RawRange", into = "RawRange")]
 pub enum ConfRange {
     /// Always `N`.
     Constant(u64),
@@ -22,6 +25,44 @@ pub enum ConfRange {
         /// Largest value.
         max: u64,
     },
+}
+
+/// The on-disk shape of a [`ConfRange`]: exactly one of the two keys.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    constant: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    inclusive: Option<MinMax>,
+}
+
+/// The bounds of an inclusive range.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MinMax {
+    min: u64,
+    max: u64,
+}
+
+impl TryFrom<RawRange> for ConfRange {
+    type Error = String;
+    fn try_from(raw: RawRange) -> std::result::Result<Self, String> {
+        match (raw.constant, raw.inclusive) {
+            (Some(n), None) => Ok(ConfRange::Constant(n)),
+            (None, Some(MinMax { min, max })) => Ok(ConfRange::Inclusive { min, max }),
+            _ => Err("a range is `{constant: N}` or `{inclusive: {min: A, max: B}}`".to_string()),
+        }
+    }
+}
+
+impl From<ConfRange> for RawRange {
+    fn from(r: ConfRange) -> Self {
+        match r {
+            ConfRange::Constant(n) => RawRange { constant: Some(n), inclusive: None },
+            ConfRange::Inclusive { min, max } => RawRange { constant: None, inclusive: Some(MinMax { min, max }) },
+        }
+    }
 }
 
 impl ConfRange {
@@ -146,7 +187,11 @@ where
         serde_norway::Value::Null => return Ok(T::default()),
         v => v,
     };
-    if let Some(inner) = value.get("variant").cloned() {
+    let Some(inner) = value.get("variant").cloned() else {
+        // Not wrapped: parse the text itself so error locations point into the user's file.
+        return serde_norway::from_str(text).map_err(|e| bad(e.to_string()));
+    };
+    {
         if value.as_mapping().map(|m| m.len()) != Some(1) {
             return Err(bad("a lading-style document must hold only the `variant` key".into()));
         }
@@ -170,7 +215,10 @@ where
             return Ok(T::default());
         }
     }
-    serde_norway::from_value(value).map_err(|e| bad(e.to_string()))
+    // Enums written as maps (`{constant: 7}`) only deserialize from text, not from a `Value`, so
+    // the unwrapped document goes through text once more. Config loading is not a hot path.
+    let inner = serde_norway::to_string(&value).map_err(|e| bad(e.to_string()))?;
+    serde_norway::from_str(&inner).map_err(|e| bad(e.to_string()))
 }
 
 #[cfg(test)]
@@ -190,6 +238,10 @@ mod tests {
         assert_eq!(d.contexts, Some(ConfRange::inclusive(1, 5)));
         let d: Demo = from_yaml("contexts: {constant: 7}", "x".as_ref(), &[]).unwrap();
         assert_eq!(d.contexts, Some(ConfRange::constant(7)));
+        assert!(from_yaml::<Demo>("contexts: {constant: 7, inclusive: {min: 1, max: 2}}", "x".as_ref(), &[]).is_err());
+        assert!(from_yaml::<Demo>("contexts: {inclusive: {min: 1}}", "x".as_ref(), &[]).is_err());
+        let yaml = serde_norway::to_string(&ConfRange::inclusive(2, 3)).unwrap();
+        assert_eq!(serde_norway::from_str::<ConfRange>(&yaml).unwrap(), ConfRange::inclusive(2, 3));
     }
 
     #[test]

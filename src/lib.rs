@@ -10,7 +10,6 @@
 //!
 //! Block `i` of a run seeded with `s` always comes from [`BlockRng::for_block`]`(s, i)`, so
 //! output does not depend on the strategy, the thread count or the machine.
-#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
 pub mod config;
 pub mod error;

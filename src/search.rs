@@ -132,7 +132,8 @@ mod tests {
         let mut rng = crate::rng::BlockRng::for_block(3, 3);
         for trial in 0..300 {
             let n = 2000;
-            let sizes: Vec<usize> = (0..n).map(|_| 1 + rng.below(if trial % 3 == 0 { 2000 } else { 40 }) as usize).collect();
+            let sizes: Vec<usize> =
+                (0..n).map(|_| 1 + rng.below(if trial % 3 == 0 { 2000 } else { 40 }) as usize).collect();
             let budget = rng.inclusive(1, 60_000) as usize;
             let cap = if trial % 5 == 0 { 1 + rng.below(50) as usize } else { n - 1 };
             let (found, calls) = run(&sizes, budget, cap);

@@ -77,7 +77,11 @@ impl FromStr for Strategy {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
         Strategy::ALL.into_iter().find(|st| st.name() == s).ok_or_else(|| {
-            Error::argument("strategy", s, "expected one of fresh-reencode, reuse-reencode, fresh-encode-once, reuse-encode-once")
+            Error::argument(
+                "strategy",
+                s,
+                "expected one of fresh-reencode, reuse-reencode, fresh-encode-once, reuse-encode-once",
+            )
         })
     }
 }
