@@ -96,7 +96,8 @@ pub fn fill<F: Format>(
             &mut fresh
         }
     };
-    let cap = format.max_members().min(framing.max_members());
+    // Every framed member takes at least one byte, so no block holds more members than bytes.
+    let cap = format.max_members().min(framing.max_members()).min(budget);
     let mut encoded = 0usize;
     let found = match strategy.sizing {
         Sizing::Reencode => {

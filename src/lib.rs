@@ -14,12 +14,15 @@
 pub mod config;
 pub mod error;
 pub mod fill;
+pub mod fingerprint;
 pub mod format;
 pub mod formats;
 pub mod framing;
 pub mod generator;
+pub mod measure;
 pub mod rng;
 pub mod search;
+pub mod selection;
 pub mod size;
 pub mod strategy;
 pub mod text;

@@ -46,6 +46,9 @@ pub enum Found {
 }
 
 /// Finds the largest `k` in `1..=cap` with `size(k) <= budget`, asking `probe` for sizes.
+///
+/// Callers bound `cap` by the budget (every framed member takes at least one byte), so no probe
+/// ever asks for more members than could possibly fit.
 pub fn longest_prefix(budget: usize, cap: usize, mut probe: impl FnMut(usize) -> Probe) -> Found {
     let cap = cap.max(1);
     let (mut lo, mut lo_size) = match probe(1) {
@@ -71,8 +74,9 @@ pub fn longest_prefix(budget: usize, cap: usize, mut probe: impl FnMut(usize) ->
                 hi_size = Some(size);
             }
         }
-        // Guided steps must at least halve the bracket, or the next step bisects.
-        guided = hi - lo <= width / 2;
+        // Once both ends are measured, guided steps must at least halve the bracket or the next
+        // step bisects. Before that, extrapolation grows `lo` geometrically (by at least 1/32).
+        guided = hi_size.is_none() || hi - lo <= width / 2;
     }
     Found::Prefix { members: lo, size: lo_size }
 }

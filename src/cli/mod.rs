@@ -1,0 +1,49 @@
+//! Argument parsing and dispatch. Each subcommand lives in its own file; this one only defines
+//! the shared flags and turns library errors into messages and exit codes.
+
+mod generate;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use payforge::measure::CountingAlloc;
+
+/// Deterministic, low-allocation payload generation for load generators.
+///
+/// Blocks are the longest prefix of a format's member stream that fits the block size; block `i`
+/// depends only on (seed, i), so output is identical for every strategy, thread count and machine.
+#[derive(Debug, Parser)]
+#[command(name = "payforge", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate blocks of a format and write them out (or fingerprint them).
+    Generate(generate::GenerateArgs),
+}
+
+/// Parses the command line, runs it, and maps errors to exit codes: 0 on success (and when the
+/// reader of our output goes away), 1 on any error, 2 on usage errors (from clap).
+pub fn run(alloc: &'static CountingAlloc) -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Generate(args) => generate::run(args, alloc),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("payforge: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Parses a size argument for clap (`65536`, `64KiB`, `1MiB`).
+fn parse_size_arg(s: &str) -> Result<u64, String> {
+    payforge::size::parse_size("size", s).map_err(|e| e.to_string())
+}

@@ -1,0 +1,186 @@
+//! The strategy selection that `--strategy auto` resolves through.
+//!
+//! `payload-fixtures/strategies.toml` is written by `payforge calibrate --write` from measurements
+//! and embedded here at compile time, so a binary always carries the selection it was built with.
+//! For a block size between measured classes the nearest class in log scale wins; a format
+//! without entries uses the file's `default`. A malformed file is caught by this module's tests
+//! (and by [`Selection::parse`] at calibrate time), never in the middle of a run.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::strategy::Strategy;
+
+/// The embedded selection file.
+pub const EMBEDDED: &str = include_str!("../payload-fixtures/strategies.toml");
+
+/// The strategy used when the selection has nothing for a format.
+pub const FALLBACK: Strategy = Strategy::REUSE_ENCODE_ONCE;
+
+/// One decision: a format at a block-size class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// Format name.
+    pub format: String,
+    /// Block size of the class, in bytes.
+    pub block_size: u64,
+    /// The chosen strategy's name.
+    pub strategy: String,
+    /// Which rule of the decision picked it (e.g. `fastest`, `tie→fewer-allocs`).
+    #[serde(default)]
+    pub rule: String,
+    /// Median throughput of the chosen strategy, MiB/s.
+    #[serde(default)]
+    pub mib_per_s: f64,
+    /// Its allocations per MiB emitted.
+    #[serde(default)]
+    pub allocs_per_mib: f64,
+    /// Its bytes allocated per byte emitted.
+    #[serde(default)]
+    pub alloc_bytes_per_byte: f64,
+    /// Its peak live bytes.
+    #[serde(default)]
+    pub peak_live_bytes: u64,
+    /// Its amplification (bytes encoded per byte emitted).
+    #[serde(default)]
+    pub amplification: f64,
+}
+
+/// A parsed selection file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Selection {
+    /// File format version (1).
+    pub version: u32,
+    /// Strategy for formats without entries.
+    pub default: String,
+    /// Where the figures came from (machine, date, volume), free text.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub measured_on: String,
+    /// The decisions.
+    #[serde(default, rename = "selection")]
+    pub entries: Vec<Entry>,
+}
+
+impl Selection {
+    /// Parses and checks a selection file: every strategy name must be a concrete strategy.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the bad entry.
+    pub fn parse(text: &str) -> Result<Self> {
+        let sel: Selection =
+            toml::from_str(text).map_err(|e| Error::config("strategies.toml", "<file>", e.to_string()))?;
+        sel.default
+            .parse::<Strategy>()
+            .map_err(|_| Error::config("strategies.toml.default", &sel.default, "not a strategy"))?;
+        for (i, e) in sel.entries.iter().enumerate() {
+            e.strategy.parse::<Strategy>().map_err(|_| {
+                Error::config(format!("strategies.toml.selection[{i}].strategy"), &e.strategy, "not a strategy")
+            })?;
+            if e.block_size == 0 {
+                return Err(Error::config(format!("strategies.toml.selection[{i}].block_size"), 0, "must be positive"));
+            }
+        }
+        Ok(sel)
+    }
+
+    /// The selection compiled into this binary (falls back to an empty one if it were malformed,
+    /// which the crate's tests rule out).
+    pub fn embedded() -> Self {
+        Self::parse(EMBEDDED).unwrap_or_else(|_| Selection {
+            version: 1,
+            default: FALLBACK.name().to_string(),
+            measured_on: String::new(),
+            entries: Vec::new(),
+        })
+    }
+
+    /// The entry nearest to `block_size` in log scale for `format`, if any.
+    pub fn entry(&self, format: &str, block_size: u64) -> Option<&Entry> {
+        let target = (block_size.max(1) as f64).ln();
+        self.entries.iter().filter(|e| e.format == format).min_by(|a, b| {
+            let da = ((a.block_size as f64).ln() - target).abs();
+            let db = ((b.block_size as f64).ln() - target).abs();
+            da.total_cmp(&db).then(a.block_size.cmp(&b.block_size))
+        })
+    }
+
+    /// The strategy `auto` means for `format` at `block_size`.
+    pub fn resolve(&self, format: &str, block_size: u64) -> Strategy {
+        self.entry(format, block_size)
+            .and_then(|e| e.strategy.parse().ok())
+            .or_else(|| self.default.parse().ok())
+            .unwrap_or(FALLBACK)
+    }
+
+    /// The file as TOML text, with a header comment.
+    ///
+    /// # Errors
+    /// Never in practice; reported as a config error.
+    pub fn to_toml(&self, header: &str) -> Result<String> {
+        let body =
+            toml::to_string_pretty(self).map_err(|e| Error::config("strategies.toml", "<selection>", e.to_string()))?;
+        let mut out = String::new();
+        for line in header.lines() {
+            out.push_str("# ");
+            out.push_str(line);
+            out.push('\n');
+        }
+        out.push_str(&body);
+        Ok(out)
+    }
+}
+
+/// Resolves `auto` through the embedded selection.
+pub fn resolve_auto(format: &str, block_size: u64) -> Strategy {
+    Selection::embedded().resolve(format, block_size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::FormatKind;
+
+    #[test]
+    fn embedded_file_parses_and_covers_every_format() {
+        let sel = Selection::parse(EMBEDDED).unwrap();
+        for kind in FormatKind::ALL {
+            // Every format resolves to a concrete strategy at every measured class.
+            let _ = sel.resolve(kind.name(), 65_536);
+            if !sel.entries.is_empty() {
+                assert!(sel.entry(kind.name(), 65_536).is_some(), "no selection for {kind}");
+            }
+        }
+    }
+
+    #[test]
+    fn nearest_class_in_log_scale() {
+        let entry = |bs: u64, s: &str| Entry {
+            format: "f".into(),
+            block_size: bs,
+            strategy: s.into(),
+            rule: String::new(),
+            mib_per_s: 0.0,
+            allocs_per_mib: 0.0,
+            alloc_bytes_per_byte: 0.0,
+            peak_live_bytes: 0,
+            amplification: 0.0,
+        };
+        let sel = Selection {
+            version: 1,
+            default: "fresh-reencode".into(),
+            measured_on: String::new(),
+            entries: vec![entry(4096, "reuse-reencode"), entry(1 << 20, "fresh-encode-once")],
+        };
+        assert_eq!(sel.resolve("f", 1000), Strategy::REUSE_REENCODE);
+        assert_eq!(sel.resolve("f", 60_000), Strategy::REUSE_REENCODE); // log-midpoint is 64 KiB
+        assert_eq!(sel.resolve("f", 70_000), Strategy::FRESH_ENCODE_ONCE);
+        assert_eq!(sel.resolve("f", 1 << 30), Strategy::FRESH_ENCODE_ONCE);
+        assert_eq!(sel.resolve("other", 4096), Strategy::FRESH_REENCODE);
+        let text = sel.to_toml("hello").unwrap();
+        assert!(text.starts_with("# hello\n"));
+        assert_eq!(Selection::parse(&text).unwrap(), sel);
+        assert!(Selection::parse("version = 1\ndefault = \"fast\"").is_err());
+    }
+}

@@ -1,0 +1,127 @@
+//! The block definition, checked against an independent reference for every format and strategy.
+//!
+//! The reference below sizes blocks the naive way: draw members one at a time, frame each, and
+//! stop before the first that would overflow. For random seeds and budgets (1 byte to 4 MiB) every
+//! strategy must give exactly the reference block: never over budget, maximal (the next member
+//! would not fit), byte-identical across strategies, and the same bytes for the same seed.
+//! Raise `PROPTEST_CASES` for a longer run (CI's slow job does).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use payforge::formats::syslog5424::Syslog5424;
+use payforge::generator::BlockSource;
+use payforge::{BlockRng, Configured, Error, Format, Generator, Strategy};
+use proptest::prelude::*;
+
+/// The naive definition of a block: `Some((members, bytes))`, or `None` if nothing fits.
+fn reference<F: Format>(format: &F, seed: u64, index: u64, budget: usize) -> Option<(usize, Vec<u8>)> {
+    let framing = format.framing();
+    let mut rng = BlockRng::for_block(seed, index);
+    let mut body = Vec::new();
+    let mut k = 0;
+    loop {
+        if k == format.max_members() {
+            break;
+        }
+        let mut next = body.clone();
+        framing.open_member(k, &mut next);
+        format.encode(&format.generate(&mut rng), &mut next);
+        framing.close_member(&mut next);
+        if framing.block_len(k + 1, next.len()) > budget {
+            break;
+        }
+        body = next;
+        k += 1;
+    }
+    if k == 0 {
+        return None;
+    }
+    let mut block = Vec::new();
+    framing.write_header(k, body.len(), &mut block);
+    block.extend_from_slice(&body);
+    framing.write_trailer(&mut block);
+    Some((k, block))
+}
+
+fn check_format<F: Configured>(config: &F::Config, seed: u64, index: u64, budget: usize) -> Result<(), TestCaseError> {
+    let want = reference(&F::from_config(config, seed).unwrap(), seed, index, budget);
+    for strategy in Strategy::ALL {
+        let mut generator = Generator::new(F::from_config(config, seed).unwrap(), strategy);
+        // Two blocks through the same generator: the reuse strategies must not leak state.
+        for _ in 0..2 {
+            let mut out = b"prefix".to_vec();
+            let got = generator.fill(&mut BlockRng::for_block(seed, index), budget, &mut out);
+            match (&want, got) {
+                (Some((members, block)), Ok(filled)) => {
+                    prop_assert!(filled.bytes <= budget, "{strategy}: {} > {budget}", filled.bytes);
+                    prop_assert_eq!(filled.members, *members, "{}: member count", strategy);
+                    prop_assert_eq!(filled.bytes, block.len());
+                    prop_assert!(&out[6..] == block.as_slice(), "{}: bytes differ from the reference", strategy);
+                    prop_assert!(filled.encoded >= filled.bytes);
+                }
+                (None, Err(Error::BudgetTooSmall { needed, smallest, .. })) => {
+                    prop_assert!(needed > budget && smallest <= needed);
+                    prop_assert_eq!(out.as_slice(), b"prefix", "nothing may be appended on error");
+                }
+                (want, got) => prop_assert!(false, "{strategy}: reference {:?} vs {got:?}", want.as_ref().map(|w| w.0)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Mostly small budgets (fast, and where edge cases live), sometimes up to 4 MiB.
+fn budgets() -> impl proptest::strategy::Strategy<Value = usize> {
+    prop_oneof![8 => 1usize..4096, 3 => 4096usize..262_144, 1 => 262_144usize..=4 << 20]
+}
+
+macro_rules! format_props {
+    ($($test:ident => $ty:ty),* $(,)?) => {$(
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+            #[test]
+            fn $test(seed in any::<u64>(), index in 0u64..1000, budget in budgets()) {
+                check_format::<$ty>(&Default::default(), seed, index, budget)?;
+            }
+        }
+    )*};
+}
+
+format_props! {
+    syslog5424_matches_reference => Syslog5424,
+}
+
+#[test]
+fn same_seed_same_bytes_through_the_registry() {
+    for kind in payforge::FormatKind::ALL {
+        let config = kind.default_config();
+        let blocks: Vec<Vec<u8>> = Strategy::ALL
+            .iter()
+            .map(|&s| {
+                let mut source = config.build(7, s).unwrap();
+                source.next_block(&mut BlockRng::for_block(7, 3), 65_536).unwrap().0.to_vec()
+            })
+            .collect();
+        assert!(blocks.windows(2).all(|w| w[0] == w[1]), "{kind}: strategies disagree");
+        let other = config
+            .build(8, Strategy::ALL[0])
+            .unwrap()
+            .next_block(&mut BlockRng::for_block(8, 3), 65_536)
+            .unwrap()
+            .0
+            .to_vec();
+        assert_ne!(blocks[0], other, "{kind}: a different seed should change the bytes");
+    }
+}
+
+#[test]
+fn zero_and_huge_budgets_are_handled() {
+    for kind in payforge::FormatKind::ALL {
+        let mut source = kind.default_config().build(1, Strategy::REUSE_ENCODE_ONCE).unwrap();
+        let err = source.next_block(&mut BlockRng::for_block(1, 0), 0).unwrap_err();
+        assert!(matches!(err, Error::BudgetTooSmall { budget: 0, .. }), "{kind}: {err}");
+        assert!(err.to_string().contains(kind.name()), "{err}");
+        let mut out = Vec::new();
+        let err = source.fill(&mut BlockRng::for_block(1, 0), source.min_block_len() - 1, &mut out).unwrap_err();
+        assert!(matches!(err, Error::BudgetTooSmall { .. }) && out.is_empty(), "{kind}: {err}");
+    }
+}
