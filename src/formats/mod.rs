@@ -98,6 +98,7 @@ macro_rules! formats {
 
 formats! {
     Syslog5424 => syslog5424::Syslog5424, "syslog5424", lading: ["syslog5424"];
+    DatadogLogs => datadog_logs::DatadogLogs, "datadog-logs", lading: ["datadog_log"];
 }
 
 impl FormatKind {
