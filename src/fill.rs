@@ -123,6 +123,7 @@ pub fn fill<F: Format>(
             encoded = ws.scratch.len();
             if let Found::Prefix { members, .. } = found {
                 let body = ws.offsets.get(members).copied().unwrap_or(ws.scratch.len());
+                encoded += framing.header_len(members) + framing.trailer_len();
                 let start = out.len();
                 out.reserve(framing.block_len(members, body));
                 framing.write_header(members, body, out);

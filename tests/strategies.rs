@@ -7,6 +7,7 @@
 //! Raise `PROPTEST_CASES` for a longer run (CI's slow job does).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use payforge::formats::datadog_logs::DatadogLogs;
 use payforge::formats::syslog5424::Syslog5424;
 use payforge::generator::BlockSource;
 use payforge::{BlockRng, Configured, Error, Format, Generator, Strategy};
@@ -88,6 +89,7 @@ macro_rules! format_props {
 
 format_props! {
     syslog5424_matches_reference => Syslog5424,
+    datadog_logs_matches_reference => DatadogLogs,
 }
 
 #[test]
