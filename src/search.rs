@@ -8,8 +8,9 @@
 //!    high so the next probe usually brackets the answer (this replaces blind doubling: one probe
 //!    near the answer instead of `log2(k)` probes of growing prefixes);
 //! 2. **interpolation** between the bracket ends once both sizes are known;
-//! 3. **bisection** whenever the previous guided step failed to halve the bracket, which bounds
-//!    the worst case at about twice the probes of a plain binary search.
+//! 3. **bisection** whenever the previous guided step failed to halve the bracket (or doubling of
+//!    `lo` while no upper bound is known), which bounds the worst case at about twice the probes
+//!    of a plain binary search.
 //!
 //! The probe decides what a probe costs: the re-encode sizing encodes the whole prefix, the
 //! encode-once sizing reads recorded offsets. Neither changes which `k` is found.
@@ -58,7 +59,13 @@ pub fn longest_prefix(budget: usize, cap: usize, mut probe: impl FnMut(usize) ->
     let mut guided = true;
     while hi - lo > 1 {
         let width = hi - lo;
-        let guess = if guided { guided_guess(budget, lo, lo_size, hi, hi_size) } else { lo + width / 2 };
+        let guess = match (guided, hi_size) {
+            (true, _) => guided_guess(budget, lo, lo_size, hi, hi_size),
+            // No count is known not to fit yet: grow geometrically rather than bisect towards
+            // the cap, which may be `usize::MAX` (a re-encode probe would generate that many).
+            (false, None) => lo.saturating_mul(2),
+            (false, Some(_)) => lo + width / 2,
+        };
         let k = guess.clamp(lo + 1, hi - 1);
         match probe(k) {
             Probe::Fits(size) => {
@@ -148,6 +155,22 @@ mod tests {
         let (found, calls) = run(&sizes, 1 << 20, usize::MAX);
         assert_eq!(found, Found::Prefix { members: 10_485, size: 1_048_502 });
         assert!(calls <= 5, "{calls} probes");
+    }
+
+    #[test]
+    fn undershooting_extrapolation_grows_instead_of_jumping_to_the_cap() {
+        // A long first member makes the extrapolation undershoot while nothing bounds the search
+        // from above; the next step must stay near the answer, not bisect towards `usize::MAX`.
+        let mut sizes = vec![10usize; 5_000];
+        sizes[0] = 1_000;
+        let largest = Cell::new(0);
+        let found = longest_prefix(10_000, usize::MAX, |k| {
+            largest.set(largest.get().max(k));
+            let size: usize = sizes.iter().take(k).sum::<usize>() + 2;
+            if size <= 10_000 { Probe::Fits(size) } else { Probe::Exceeds { at: k, size } }
+        });
+        assert_eq!(found, Found::Prefix { members: 900, size: 9_992 });
+        assert!(largest.get() < 4 * 900, "probed {} members", largest.get());
     }
 
     #[test]
