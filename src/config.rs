@@ -9,45 +9,49 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::rng::BlockRng;
 
-/// An integer range as lading writes it: `{constant: N}` or `{inclusive: {min: A, max: B}}`.
+/// A range as lading writes it: `{constant: N}` or `{inclusive: {min: A, max: B}}`.
+///
+/// Integer ranges (`ConfRange`, the default `u64`) cover counts and lengths; `ConfRange<i64>` and
+/// `ConfRange<f64>` cover signed values and rates, as lading's `ConfRange<T>` does.
 ///
 /// Stored through [`RawRange`], a plain map with one key, so that every YAML reader accepts the
 /// map form lading documents (some readers only take enums as YAML tags).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "RawRange", into = "RawRange")]
-pub enum ConfRange {
+#[serde(try_from = "RawRange<T>", into = "RawRange<T>")]
+#[serde(bound(serialize = "T: Serialize + Copy", deserialize = "T: Deserialize<'de>"))]
+pub enum ConfRange<T = u64> {
     /// Always `N`.
-    Constant(u64),
+    Constant(T),
     /// Uniform in `min..=max`.
     Inclusive {
         /// Smallest value.
-        min: u64,
+        min: T,
         /// Largest value.
-        max: u64,
+        max: T,
     },
 }
 
 /// The on-disk shape of a [`ConfRange`]: exactly one of the two keys.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawRange {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    constant: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    inclusive: Option<MinMax>,
+pub struct RawRange<T> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    constant: Option<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inclusive: Option<MinMax<T>>,
 }
 
 /// The bounds of an inclusive range.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MinMax {
-    min: u64,
-    max: u64,
+pub struct MinMax<T> {
+    min: T,
+    max: T,
 }
 
-impl TryFrom<RawRange> for ConfRange {
+impl<T> TryFrom<RawRange<T>> for ConfRange<T> {
     type Error = String;
-    fn try_from(raw: RawRange) -> std::result::Result<Self, String> {
+    fn try_from(raw: RawRange<T>) -> std::result::Result<Self, String> {
         match (raw.constant, raw.inclusive) {
             (Some(n), None) => Ok(ConfRange::Constant(n)),
             (None, Some(MinMax { min, max })) => Ok(ConfRange::Inclusive { min, max }),
@@ -56,8 +60,8 @@ impl TryFrom<RawRange> for ConfRange {
     }
 }
 
-impl From<ConfRange> for RawRange {
-    fn from(r: ConfRange) -> Self {
+impl<T> From<ConfRange<T>> for RawRange<T> {
+    fn from(r: ConfRange<T>) -> Self {
         match r {
             ConfRange::Constant(n) => RawRange { constant: Some(n), inclusive: None },
             ConfRange::Inclusive { min, max } => RawRange { constant: None, inclusive: Some(MinMax { min, max }) },
@@ -65,19 +69,19 @@ impl From<ConfRange> for RawRange {
     }
 }
 
-impl ConfRange {
+impl<T: Copy> ConfRange<T> {
     /// A constant range.
-    pub const fn constant(n: u64) -> Self {
+    pub const fn constant(n: T) -> Self {
         ConfRange::Constant(n)
     }
 
     /// An inclusive range.
-    pub const fn inclusive(min: u64, max: u64) -> Self {
+    pub const fn inclusive(min: T, max: T) -> Self {
         ConfRange::Inclusive { min, max }
     }
 
     /// Smallest value the range can produce.
-    pub const fn min(&self) -> u64 {
+    pub const fn min(&self) -> T {
         match *self {
             ConfRange::Constant(n) => n,
             ConfRange::Inclusive { min, .. } => min,
@@ -85,33 +89,21 @@ impl ConfRange {
     }
 
     /// Largest value the range can produce.
-    pub const fn max(&self) -> u64 {
+    pub const fn max(&self) -> T {
         match *self {
             ConfRange::Constant(n) => n,
             ConfRange::Inclusive { max, .. } => max,
         }
     }
+}
 
-    /// Draws a value. A constant range draws nothing from the RNG.
-    #[inline]
-    pub fn sample(&self, rng: &mut BlockRng) -> u64 {
-        match *self {
-            ConfRange::Constant(n) => n,
-            ConfRange::Inclusive { min, max } => rng.inclusive(min, max),
-        }
-    }
-
-    /// Draws a value as `usize`.
-    #[inline]
-    pub fn sample_usize(&self, rng: &mut BlockRng) -> usize {
-        usize::try_from(self.sample(rng)).unwrap_or(usize::MAX)
-    }
-
-    /// Checks `min <= max` and that every value lies in `bounds`, naming `field` on failure.
+impl<T: Copy + PartialOrd + std::fmt::Display> ConfRange<T> {
+    /// Checks `min <= max` and that every value lies in `bounds` (which NaN never does), naming
+    /// `field` on failure.
     ///
     /// # Errors
     /// [`Error::Config`] naming the field and the range.
-    pub fn validate(&self, field: &str, bounds: std::ops::RangeInclusive<u64>) -> Result<()> {
+    pub fn validate(&self, field: &str, bounds: std::ops::RangeInclusive<T>) -> Result<()> {
         if self.min() > self.max() {
             return Err(Error::config(field, self, "min must not exceed max"));
         }
@@ -126,7 +118,36 @@ impl ConfRange {
     }
 }
 
-impl std::fmt::Display for ConfRange {
+impl ConfRange {
+    /// Draws a value. A constant range draws nothing from the RNG.
+    #[inline]
+    pub fn sample(&self, rng: &mut BlockRng) -> u64 {
+        match *self {
+            ConfRange::Constant(n) => n,
+            ConfRange::Inclusive { min, max } => rng.inclusive(min, max),
+        }
+    }
+
+    /// Draws a value as `usize`.
+    #[inline]
+    pub fn sample_usize(&self, rng: &mut BlockRng) -> usize {
+        usize::try_from(self.sample(rng)).unwrap_or(usize::MAX)
+    }
+}
+
+impl ConfRange<f64> {
+    /// Draws a value uniformly from `[min, max)` (`min` when the range is empty or constant). A
+    /// constant range draws nothing from the RNG.
+    #[inline]
+    pub fn sample(&self, rng: &mut BlockRng) -> f64 {
+        match *self {
+            ConfRange::Constant(x) => x,
+            ConfRange::Inclusive { min, max } => min + rng.unit_f64() * (max - min),
+        }
+    }
+}
+
+impl<T: std::fmt::Display> std::fmt::Display for ConfRange<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ConfRange::Constant(n) => write!(f, "{{constant: {n}}}"),

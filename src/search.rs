@@ -8,8 +8,9 @@
 //!    high so the next probe usually brackets the answer (this replaces blind doubling: one probe
 //!    near the answer instead of `log2(k)` probes of growing prefixes);
 //! 2. **interpolation** between the bracket ends once both sizes are known;
-//! 3. **bisection** whenever the previous guided step failed to halve the bracket, which bounds
-//!    the worst case at about twice the probes of a plain binary search.
+//! 3. **bisection** whenever, with both ends measured, the previous guided step failed to halve
+//!    the bracket, which bounds the worst case at about twice the probes of a plain binary search.
+//!    Bisection never runs towards an unmeasured cap, which may be `usize::MAX`.
 //!
 //! The probe decides what a probe costs: the re-encode sizing encodes the whole prefix, the
 //! encode-once sizing reads recorded offsets. Neither changes which `k` is found.
@@ -152,6 +153,22 @@ mod tests {
         let (found, calls) = run(&sizes, 1 << 20, usize::MAX);
         assert_eq!(found, Found::Prefix { members: 10_485, size: 1_048_502 });
         assert!(calls <= 5, "{calls} probes");
+    }
+
+    #[test]
+    fn undershooting_extrapolation_grows_instead_of_jumping_to_the_cap() {
+        // A long first member makes the extrapolation undershoot while nothing bounds the search
+        // from above; the next step must stay near the answer, not bisect towards `usize::MAX`.
+        let mut sizes = vec![10usize; 5_000];
+        sizes[0] = 1_000;
+        let largest = Cell::new(0);
+        let found = longest_prefix(10_000, usize::MAX, |k| {
+            largest.set(largest.get().max(k));
+            let size: usize = sizes.iter().take(k).sum::<usize>() + 2;
+            if size <= 10_000 { Probe::Fits(size) } else { Probe::Exceeds { at: k, size } }
+        });
+        assert_eq!(found, Found::Prefix { members: 900, size: 9_992 });
+        assert!(largest.get() < 4 * 900, "probed {} members", largest.get());
     }
 
     #[test]

@@ -45,6 +45,18 @@ impl StrPool {
         pool
     }
 
+    /// An empty pool with room for `count` strings totalling `bytes` bytes.
+    pub fn with_capacity(bytes: usize, count: usize) -> Self {
+        StrPool { text: String::with_capacity(bytes), ends: Vec::with_capacity(count) }
+    }
+
+    /// Appends one string built in place by `build`, which must only append to the text it is
+    /// given (so a string made of several pieces needs no temporary copy).
+    pub fn push_with(&mut self, build: impl FnOnce(&mut String)) {
+        build(&mut self.text);
+        self.ends.push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
+    }
+
     /// Appends one string.
     pub fn push(&mut self, s: &str) {
         self.text.push_str(s);
@@ -98,6 +110,38 @@ impl StrPool {
     /// Iterates over the strings in order.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         (0..self.len() as u32).map(move |h| self.get(h))
+    }
+}
+
+/// Appends `len` characters drawn uniformly from `charset` (ASCII, at most 256 characters),
+/// taking several characters from each 64-bit draw: each character consumes about
+/// `log2(charset.len())` bits of the draw by multiply-and-extract, so bulk text for setup-time
+/// pools costs a fraction of one draw per character. Non-ASCII charsets append nothing.
+pub fn push_random_chars(out: &mut String, rng: &mut BlockRng, len: usize, charset: &[u8]) {
+    let n = charset.len() as u64;
+    if n == 0 {
+        return;
+    }
+    // Characters per draw: keep at least 20 unused bits so the last extraction stays uniform.
+    let per_draw = (44 / (64 - n.leading_zeros()).max(1)).max(1);
+    let (mut x, mut avail) = (0u64, 0u32);
+    let mut buf = [0u8; 64];
+    let mut left = len;
+    out.reserve(len);
+    while left > 0 {
+        let chunk = left.min(buf.len());
+        for b in buf.iter_mut().take(chunk) {
+            if avail == 0 {
+                x = rng.next_u64();
+                avail = per_draw;
+            }
+            let wide = u128::from(x) * u128::from(n);
+            *b = charset.get((wide >> 64) as usize).copied().unwrap_or(b'x');
+            x = wide as u64;
+            avail -= 1;
+        }
+        out.push_str(std::str::from_utf8(buf.get(..chunk).unwrap_or_default()).unwrap_or_default());
+        left -= chunk;
     }
 }
 
@@ -232,6 +276,22 @@ mod tests {
         let mut rng = BlockRng::for_block(1, 2);
         let r = StrPool::random(&mut rng, 50, 3, 5, ALNUM_LOWER);
         assert!(r.iter().all(|s| (3..=5).contains(&s.len()) && s.bytes().all(|b| ALNUM_LOWER.contains(&b))));
+    }
+
+    #[test]
+    fn random_chars_cover_the_charset() {
+        let mut rng = BlockRng::for_block(3, 4);
+        let mut text = String::new();
+        push_random_chars(&mut text, &mut rng, 36_001, ALNUM_LOWER);
+        assert_eq!(text.len(), 36_001);
+        for c in ALNUM_LOWER {
+            let n = text.bytes().filter(|b| b == c).count();
+            assert!((800..1200).contains(&n), "{} seen {n} times", char::from(*c));
+        }
+        let mut pool = StrPool::with_capacity(8, 2);
+        pool.push_with(|t| t.push_str("ab"));
+        pool.push_with(|t| push_random_chars(t, &mut rng, 3, b"z"));
+        assert_eq!((pool.get(0), pool.get(1)), ("ab", "zzz"));
     }
 
     #[test]

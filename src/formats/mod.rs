@@ -57,6 +57,8 @@ macro_rules! formats {
         }
 
         /// A validated-on-build configuration of one format.
+        // Configs are read once per run, so a variant's size does not matter.
+        #[allow(clippy::large_enum_variant)]
         #[derive(Debug, Clone)]
         pub enum FormatConfig {
             $(
@@ -99,6 +101,7 @@ macro_rules! formats {
 formats! {
     Syslog5424 => syslog5424::Syslog5424, "syslog5424", lading: ["syslog5424"];
     DatadogLogs => datadog_logs::DatadogLogs, "datadog-logs", lading: ["datadog_log"];
+    DogStatsD => dogstatsd::DogStatsD, "dogstatsd", lading: ["dogstatsd"];
 }
 
 impl FormatKind {

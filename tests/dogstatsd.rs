@@ -1,0 +1,500 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! DogStatsD: every line passes a strict grammar check, blocks respect their budget and framing,
+//! all strategies agree, lading configs load, bad configs are named, and blocks fill.
+
+use std::path::Path;
+
+use payforge::formats::dogstatsd::Config;
+use payforge::{BlockRng, BlockSource, ErrorKind, FormatConfig, FormatKind, Strategy};
+
+// ---------------------------------------------------------------------------------------------
+// The grammar, written from the DogStatsD datagram reference, independent of the generator.
+// ---------------------------------------------------------------------------------------------
+
+/// `[a-zA-Z][a-zA-Z0-9_.]*`: metric, tag-key and service check names as payforge writes them.
+fn is_ident(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+}
+
+fn is_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn check_unix(s: &str, what: &str) -> Result<(), String> {
+    if is_digits(s) && s.parse::<u32>().is_ok() { Ok(()) } else { Err(format!("bad {what} timestamp {s:?}")) }
+}
+
+fn check_free_text(s: &str, what: &str) -> Result<(), String> {
+    if s.is_empty() || s.contains(['|', '\n', '\r']) { Err(format!("bad {what} {s:?}")) } else { Ok(()) }
+}
+
+/// `#k:v,k:v`: at least one tag, each with a key and a value.
+fn check_tags(s: &str) -> Result<(), String> {
+    let body = s.strip_prefix('#').ok_or_else(|| format!("tags must start with #: {s:?}"))?;
+    for tag in body.split(',') {
+        let (key, value) = tag.split_once(':').ok_or_else(|| format!("tag without colon: {tag:?}"))?;
+        if !is_ident(key) || value.is_empty() || value.contains('|') {
+            return Err(format!("bad tag {tag:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// Optional fields that must appear in `order` (each at most once).
+fn check_ordered_fields<'a>(
+    fields: impl Iterator<Item = &'a str>,
+    order: &[&str],
+    mut check: impl FnMut(&str, &'a str) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut next = 0;
+    for field in fields {
+        let rank = order
+            .iter()
+            .enumerate()
+            .skip(next)
+            .find(|(_, p)| field.starts_with(**p))
+            .map(|(i, _)| i)
+            .ok_or_else(|| format!("unexpected or out-of-order field {field:?}"))?;
+        let prefix = order[rank];
+        check(prefix, if prefix == "#" { field } else { &field[prefix.len()..] })?;
+        next = rank + 1;
+    }
+    Ok(())
+}
+
+fn check_metric(line: &str) -> Result<(), String> {
+    let (name, rest) = line.split_once(':').ok_or("metric without value")?;
+    if !is_ident(name) {
+        return Err(format!("bad metric name {name:?}"));
+    }
+    let mut fields = rest.split('|');
+    let values: Vec<&str> = fields.next().unwrap().split(':').collect();
+    for v in &values {
+        let ok = v.parse::<i64>().is_ok() || v.parse::<f64>().is_ok_and(f64::is_finite);
+        if !ok || v.is_empty() {
+            return Err(format!("bad value {v:?}"));
+        }
+    }
+    let ty = fields.next().ok_or("metric without type")?;
+    if !["c", "g", "ms", "h", "s", "d"].contains(&ty) {
+        return Err(format!("bad metric type {ty:?}"));
+    }
+    if ty == "s" && values.len() != 1 {
+        return Err("a set carries exactly one value".into());
+    }
+    check_ordered_fields(fields, &["@", "#", "c:", "e:", "card:", "T"], |prefix, v| match prefix {
+        "@" => match v.parse::<f64>() {
+            Ok(r) if r > 0.0 && r <= 1.0 && !v.contains(['+']) => Ok(()),
+            _ => Err(format!("bad sample rate {v:?}")),
+        },
+        "#" => check_tags(v),
+        "T" if ty == "c" || ty == "g" => check_unix(v, "metric"),
+        "T" => Err(format!("|T on a {ty} metric")),
+        _ => check_free_text(v, prefix),
+    })
+}
+
+fn check_event(line: &str) -> Result<(), String> {
+    let rest = line.strip_prefix("_e{").ok_or("event must start with _e{")?;
+    let (lengths, rest) = rest.split_once("}:").ok_or("event without }:")?;
+    let (title_len, text_len) = lengths.split_once(',').ok_or("event lengths need a comma")?;
+    if !is_digits(title_len) || !is_digits(text_len) {
+        return Err(format!("bad event lengths {lengths:?}"));
+    }
+    let (title_len, text_len): (usize, usize) = (title_len.parse().unwrap(), text_len.parse().unwrap());
+    let bytes = rest.as_bytes();
+    if bytes.len() < title_len + 1 + text_len || bytes[title_len] != b'|' {
+        return Err(format!("title length {title_len} does not match the title"));
+    }
+    let title = &rest[..title_len];
+    let text = &rest[title_len + 1..title_len + 1 + text_len];
+    check_free_text(title, "event title")?;
+    check_free_text(text, "event text")?;
+    let tail = &rest[title_len + 1 + text_len..];
+    if tail.is_empty() {
+        return Ok(());
+    }
+    let tail = tail.strip_prefix('|').ok_or_else(|| format!("text length {text_len} does not match the text"))?;
+    check_ordered_fields(tail.split('|'), &["d:", "h:", "p:", "t:", "k:", "s:", "#"], |prefix, v| match prefix {
+        "d:" => check_unix(v, "event"),
+        "p:" if ["low", "normal"].contains(&v) => Ok(()),
+        "t:" if ["error", "warning", "info", "success"].contains(&v) => Ok(()),
+        "p:" | "t:" => Err(format!("bad {prefix} {v:?}")),
+        "#" => check_tags(v),
+        _ => check_free_text(v, prefix),
+    })
+}
+
+fn check_service_check(line: &str) -> Result<(), String> {
+    let mut fields = line.strip_prefix("_sc|").ok_or("service check must start with _sc|")?.split('|');
+    let name = fields.next().unwrap();
+    if !is_ident(name) {
+        return Err(format!("bad service check name {name:?}"));
+    }
+    let status = fields.next().ok_or("service check without status")?;
+    if !["0", "1", "2", "3"].contains(&status) {
+        return Err(format!("bad status {status:?}"));
+    }
+    // `m:` is last: it is the final rank, so nothing may follow it.
+    check_ordered_fields(fields, &["d:", "h:", "#", "m:"], |prefix, v| match prefix {
+        "d:" => check_unix(v, "service check"),
+        "#" => check_tags(v),
+        _ => check_free_text(v, prefix),
+    })
+}
+
+/// Checks one datagram (without its newline) and says which kind it is.
+fn check_line(line: &str) -> Result<&'static str, String> {
+    if line.starts_with("_e{") {
+        check_event(line).map(|()| "event")
+    } else if line.starts_with("_sc|") {
+        check_service_check(line).map(|()| "service_check")
+    } else {
+        check_metric(line).map(|()| "metric")
+    }
+}
+
+/// Checks a whole block and returns its lines' kinds.
+fn check_block(block: &[u8], length_prefixed: bool) -> Vec<&'static str> {
+    let body = if length_prefixed {
+        assert!(block.len() >= 4, "a length-prefixed block has a 4-byte header");
+        let len = u32::from_le_bytes(block[..4].try_into().unwrap()) as usize;
+        assert_eq!(len, block.len() - 4, "the prefix must equal the content length");
+        &block[4..]
+    } else {
+        block
+    };
+    let text = std::str::from_utf8(body).expect("DogStatsD text is UTF-8");
+    assert!(text.ends_with('\n'), "every line ends with a newline");
+    text.lines().map(|line| check_line(line).unwrap_or_else(|e| panic!("{e}\nline: {line}"))).collect()
+}
+
+#[test]
+fn checker_rejects_what_the_protocol_forbids() {
+    for good in [
+        "a.b_c:1|c",
+        "m:1:2.5:-3|h|@0.5|#k:v,k2:v:w|c:abc|e:x,y|card:low",
+        "m:1|g|T1656581400",
+        "_e{5,4}:hello|te t|d:12|h:host|p:low|t:info|k:key|s:src|#a:b",
+        "_e{1,1}:a|b",
+        "_sc|svc.check|2|d:1|h:h|#a:b|m:all good",
+    ] {
+        assert!(check_line(good).is_ok(), "{good}: {:?}", check_line(good));
+    }
+    for bad in [
+        "m:1:2|s",
+        "m:1|h|T5",
+        "m:1|x",
+        "m:|c",
+        "1m:1|c",
+        "m:1|c|#k:v|@0.5",
+        "m:1|c|@1.5",
+        "m:1|c|#kv",
+        "_e{5,4}:hell|text",
+        "_e{5,3}:hello|text",
+        "_e{5,4}:hello|text|p:high",
+        "_sc|svc|4",
+        "_sc|svc|0|m:msg|#a:b",
+        "_sc|svc|0|m:msg|h:x",
+    ] {
+        assert!(check_line(bad).is_err(), "accepted {bad}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blocks.
+// ---------------------------------------------------------------------------------------------
+
+fn build(config: &Config, seed: u64, strategy: Strategy) -> Box<dyn BlockSource> {
+    FormatConfig::DogStatsD(config.clone()).build(seed, strategy).unwrap()
+}
+
+/// Block `index` for `budget`, or `None` when its first member does not fit (a budget error).
+fn try_block(source: &mut dyn BlockSource, seed: u64, index: u64, budget: usize) -> Option<Vec<u8>> {
+    match source.next_block(&mut BlockRng::for_block(seed, index), budget) {
+        Ok((bytes, filled)) => {
+            assert_eq!(filled.bytes, bytes.len());
+            assert!(filled.members >= 1 && !bytes.is_empty(), "an empty block");
+            assert!(bytes.len() <= budget, "block of {} bytes over its budget of {budget}", bytes.len());
+            Some(bytes.to_vec())
+        }
+        Err(e) => {
+            assert_eq!(e.kind(), ErrorKind::Budget, "{e}");
+            None
+        }
+    }
+}
+
+fn block(source: &mut dyn BlockSource, seed: u64, index: u64, budget: usize) -> Vec<u8> {
+    try_block(source, seed, index, budget).expect("budget holds a member")
+}
+
+/// A config that builds fast in debug builds, for the many-seed tests.
+fn small() -> Config {
+    Config {
+        contexts: payforge::config::ConfRange::inclusive(50, 200),
+        service_check_names: payforge::config::ConfRange::inclusive(1, 50),
+        ..Config::default()
+    }
+}
+
+#[test]
+fn default_blocks_pass_the_grammar() {
+    let mut kinds = std::collections::BTreeMap::new();
+    for seed in 0..4u64 {
+        let strategy = Strategy::ALL[seed as usize % 4];
+        let mut source = FormatKind::DogStatsD.default_config().build(seed, strategy).unwrap();
+        for (i, budget) in [300usize, 1_000, 4_096, 65_536, 250_000].into_iter().enumerate() {
+            if let Some(block) = try_block(source.as_mut(), seed, i as u64, budget) {
+                for kind in check_block(&block, false) {
+                    *kinds.entry(kind).or_insert(0usize) += 1;
+                }
+            }
+        }
+    }
+    assert!(kinds.len() == 3 && kinds.values().all(|n| *n > 5), "all three kinds appear: {kinds:?}");
+}
+
+#[test]
+fn every_strategy_gives_the_same_bytes() {
+    let configs = [FormatKind::DogStatsD.default_config(), FormatConfig::DogStatsD(small())];
+    for (seed, config) in (0..2u64).flat_map(|s| configs.iter().map(move |c| (s, c))) {
+        let mut sources: Vec<_> = Strategy::ALL.iter().map(|s| config.build(seed, *s).unwrap()).collect();
+        for (i, budget) in [200usize, 777, 5_000, 65_536, 100_003].into_iter().enumerate() {
+            let blocks: Vec<_> = sources.iter_mut().map(|s| try_block(s.as_mut(), seed, i as u64, budget)).collect();
+            assert!(blocks.iter().all(|b| *b == blocks[0]), "seed {seed}, budget {budget}");
+        }
+    }
+}
+
+#[test]
+fn many_seeds_and_budgets_stay_valid_and_within_budget() {
+    let mut budget = 150usize;
+    for seed in 0..40u64 {
+        let mut config = small();
+        config.length_prefix_framed = seed % 2 == 1;
+        let mut source = build(&config, seed, Strategy::ALL[seed as usize % 4]);
+        for i in 0..6u64 {
+            budget = (budget * 7 + 1_234) % 40_000 + 150;
+            if let Some(bytes) = try_block(source.as_mut(), seed, i, budget) {
+                check_block(&bytes, config.length_prefix_framed);
+            }
+        }
+    }
+}
+
+#[test]
+fn length_prefix_equals_content_length() {
+    let config = Config { length_prefix_framed: true, ..small() };
+    for strategy in Strategy::ALL {
+        let mut source = build(&config, 7, strategy);
+        for (i, budget) in [64usize, 900, 20_000, 65_536].into_iter().enumerate() {
+            if let Ok((bytes, filled)) = source.next_block(&mut BlockRng::for_block(7, i as u64), budget) {
+                assert!(bytes.len() <= budget);
+                assert_eq!(check_block(bytes, true).len(), filled.members);
+            }
+        }
+    }
+}
+
+#[test]
+fn optional_fields_and_user_lists_are_well_formed() {
+    let yaml = r#"
+contexts: {constant: 40}
+tags_per_msg: {inclusive: {min: 0, max: 4}}
+metric_names: [requests.count, latency_ms, queue.depth]
+tag_names: [env, service, region]
+tag_values: [prod, "api:v2", eu-west-1]
+container_ids: [abc123def456]
+external_data: ["pu-abc123,cn-mycontainer,it-false"]
+cardinality: [low, orchestrator, high]
+multivalue_pack_probability: 0.5
+timestamp: {range: {inclusive: {min: 1600000000, max: 1700000000}}, probability: 1.0}
+value: {float_probability: 0.3, range: {inclusive: {min: -5, max: 5}}}
+"#;
+    let config = FormatKind::DogStatsD.parse_config(yaml, Path::new("inline.yaml")).unwrap();
+    let mut source = config.build(3, Strategy::REUSE_ENCODE_ONCE).unwrap();
+    let bytes = block(source.as_mut(), 3, 0, 200_000);
+    check_block(&bytes, false);
+    let text = String::from_utf8(bytes).unwrap();
+    for needle in ["|c:abc123def456", "|e:pu-abc123,cn-mycontainer,it-false", "|card:", "|T1", "#env:", "api:v2"] {
+        assert!(text.contains(needle), "{needle} never written");
+    }
+    for line in text.lines().filter(|l| !l.starts_with('_')) {
+        let name = line.split(':').next().unwrap();
+        assert!(["requests.count", "latency_ms", "queue.depth"].contains(&name), "{name}");
+        let ty = line.split('|').nth(1).unwrap();
+        assert_eq!(line.contains("|T"), ty == "c" || ty == "g", "{line}");
+    }
+    // Values stay within the configured range.
+    for line in text.lines().filter(|l| !l.starts_with('_')) {
+        let values = line.split('|').next().unwrap().split(':').skip(1);
+        for v in values {
+            let x: f64 = v.parse().unwrap();
+            assert!((-5.0..=5.0).contains(&x), "{v}");
+        }
+    }
+}
+
+#[test]
+fn budgets_below_one_member_are_an_error_not_a_panic() {
+    let mut source = build(&small(), 1, Strategy::REUSE_ENCODE_ONCE);
+    let err = source.next_block(&mut BlockRng::for_block(1, 0), 3).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Budget);
+    assert!(source.min_block_len() >= 6, "{}", source.min_block_len());
+}
+
+#[test]
+fn min_member_len_is_a_lower_bound() {
+    let config = Config { name_length: payforge::config::ConfRange::inclusive(1, 3), ..small() };
+    let format = <payforge::formats::dogstatsd::DogStatsD as payforge::Configured>::from_config(&config, 5).unwrap();
+    let least = payforge::Format::min_member_len(&format);
+    let mut rng = BlockRng::for_block(5, 0);
+    let mut out = Vec::new();
+    for _ in 0..20_000 {
+        out.clear();
+        let member = payforge::Format::generate(&format, &mut rng);
+        payforge::Format::encode(&format, &member, &mut out);
+        assert!(out.len() >= least, "{} < {least}: {}", out.len(), String::from_utf8_lossy(&out));
+    }
+}
+
+/// Average fill of the default config. At 1 MiB it is about 0.999. At 64 KiB it is about 0.985
+/// and cannot reach 0.99: lading's default lines average about 1.45 KB (26 tags of up to 100
+/// bytes each), and a longest-prefix block leaves on average about 0.95 KB (a size-biased half
+/// line) unused, 1.5% of 64 KiB. The bound below guards that figure against regressions.
+#[test]
+fn fills_at_least_99_percent_at_1m_and_98_at_64k() {
+    let mut source = FormatKind::DogStatsD.default_config().build(11, Strategy::REUSE_ENCODE_ONCE).unwrap();
+    for (budget, blocks, least) in [(64 * 1024usize, 60u64, 0.98), (1024 * 1024, 6, 0.99)] {
+        let total: usize = (0..blocks).map(|i| block(source.as_mut(), 11, i, budget).len()).sum();
+        let fill = total as f64 / (budget as f64 * blocks as f64);
+        assert!(fill >= least, "fill {fill:.4} at {budget}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configs.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn lading_wrapper_and_fixture_load() {
+    let wrapped = "variant:\n  dogstatsd:\n    contexts: {constant: 100}\n    kind_weights: {metric: 90, event: 5, service_check: 5}\n    length_prefix_framed: true\n";
+    let FormatConfig::DogStatsD(c) = FormatKind::DogStatsD.parse_config(wrapped, Path::new("lading.yaml")).unwrap()
+    else {
+        panic!("wrong format")
+    };
+    assert_eq!(c.contexts, payforge::config::ConfRange::constant(100));
+    assert!(c.length_prefix_framed);
+    assert_eq!(c.tag_length, Config::default().tag_length);
+
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("payload-fixtures/dogstatsd/config.yaml");
+    let FormatConfig::DogStatsD(c) = FormatKind::DogStatsD.load_config(&fixture).unwrap() else {
+        panic!("wrong format")
+    };
+    assert_eq!(c, Config::default(), "the fixture spells out the defaults");
+
+    let yaml = FormatKind::DogStatsD.default_config().to_yaml().unwrap();
+    let FormatConfig::DogStatsD(back) = FormatKind::DogStatsD.parse_config(&yaml, Path::new("x")).unwrap() else {
+        panic!("wrong format")
+    };
+    assert_eq!(back, Config::default(), "{yaml}");
+
+    let err = FormatKind::DogStatsD.parse_config("contextz: {constant: 1}", Path::new("typo.yaml")).unwrap_err();
+    assert!(err.to_string().contains("contextz"), "{err}");
+}
+
+#[test]
+fn every_config_error_names_key_and_value() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("contexts: {inclusive: {min: 9, max: 2}}", "dogstatsd.contexts", "min: 9"),
+        ("contexts: {constant: 0}", "dogstatsd.contexts", "constant: 0"),
+        ("service_check_names: {constant: 0}", "dogstatsd.service_check_names", "constant: 0"),
+        ("name_length: {inclusive: {min: 1, max: 5000}}", "dogstatsd.name_length", "5000"),
+        ("name_length: {constant: 0}", "dogstatsd.name_length", "constant: 0"),
+        ("tag_length: {inclusive: {min: 2, max: 10}}", "dogstatsd.tag_length", "min: 2"),
+        ("tags_per_msg: {constant: 300}", "dogstatsd.tags_per_msg", "300"),
+        ("multivalue_count: {inclusive: {min: 8, max: 2}}", "dogstatsd.multivalue_count", "min: 8"),
+        ("multivalue_pack_probability: 1.5", "dogstatsd.multivalue_pack_probability", "1.5"),
+        ("multivalue_pack_probability: .nan", "dogstatsd.multivalue_pack_probability", "NaN"),
+        ("sampling_probability: -0.1", "dogstatsd.sampling_probability", "-0.1"),
+        ("sampling_range: {inclusive: {min: 0.5, max: 2.0}}", "dogstatsd.sampling_range", "max: 2"),
+        ("sampling_range: {constant: .nan}", "dogstatsd.sampling_range", "NaN"),
+        ("unique_tag_ratio: 0.0", "dogstatsd.unique_tag_ratio", "0"),
+        ("unique_tag_ratio: 1.01", "dogstatsd.unique_tag_ratio", "1.01"),
+        (
+            "kind_weights: {metric: 0, event: 0, service_check: 0}",
+            "dogstatsd.kind_weights",
+            "{metric: 0, event: 0, service_check: 0}",
+        ),
+        (
+            "metric_weights: {count: 0, gauge: 0, timer: 0, distribution: 0, set: 0, histogram: 0}",
+            "dogstatsd.metric_weights",
+            "{count: 0, gauge: 0, timer: 0, distribution: 0, set: 0, histogram: 0}",
+        ),
+        ("value: {float_probability: 0.5, range: {inclusive: {min: 5, max: -5}}}", "dogstatsd.value.range", "min: 5"),
+        ("value: {float_probability: 2.0, range: {constant: 1}}", "dogstatsd.value.float_probability", "2"),
+        ("timestamp: {probability: 0.5, range: {constant: 0}}", "dogstatsd.timestamp.range", "constant: 0"),
+        ("timestamp: {range: {constant: 5000000000}}", "dogstatsd.timestamp.range", "5000000000"),
+        ("timestamp: {probability: 1.5}", "dogstatsd.timestamp.probability", "1.5"),
+        ("metric_names: [ok, \"bad|name\"]", "dogstatsd.metric_names", "bad|name"),
+        ("metric_names: [\"\"]", "dogstatsd.metric_names", "\"\""),
+        ("tag_names: [\"a:b\"]", "dogstatsd.tag_names", "a:b"),
+        ("tag_values: [\"x,y\"]", "dogstatsd.tag_values", "x,y"),
+        ("container_ids: [\"c|d\"]", "dogstatsd.container_ids", "c|d"),
+        ("external_data: [\"\"]", "dogstatsd.external_data", "\"\""),
+        ("cardinality: [\"lo\\nw\"]", "dogstatsd.cardinality", "lo\\nw"),
+    ];
+    for (yaml, key, value) in cases {
+        let config = FormatKind::DogStatsD.parse_config(yaml, Path::new("bad.yaml")).unwrap();
+        let err = config.build(0, Strategy::REUSE_ENCODE_ONCE).err().unwrap_or_else(|| panic!("accepted {yaml}"));
+        let msg = err.to_string();
+        assert_eq!(err.kind(), ErrorKind::Config, "{msg}");
+        assert!(msg.contains(&format!("`{key}`")) && msg.contains(value), "{yaml}: {msg}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Speed (release only): `cargo test --release --test dogstatsd -- --ignored --nocapture`.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+#[ignore = "a measurement, not a check; run in release"]
+fn measure_setup_and_throughput() {
+    use std::time::Instant;
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let setups: Vec<f64> = (0..11u64)
+        .map(|seed| {
+            let start = Instant::now();
+            let source = FormatKind::DogStatsD.default_config().build(seed, Strategy::REUSE_ENCODE_ONCE).unwrap();
+            let ms = start.elapsed().as_secs_f64() * 1e3;
+            drop(source);
+            ms
+        })
+        .collect();
+    println!("setup (defaults): median {:.2} ms", median(setups));
+    for budget in [64 * 1024usize, 1024 * 1024] {
+        for strategy in Strategy::ALL {
+            let mut source = FormatKind::DogStatsD.default_config().build(1, strategy).unwrap();
+            let mut out = Vec::with_capacity(budget);
+            let reps: Vec<f64> = (0..9)
+                .map(|r| {
+                    let blocks = (16 << 20) / budget as u64;
+                    let start = Instant::now();
+                    let mut bytes = 0usize;
+                    for i in 0..blocks {
+                        out.clear();
+                        bytes += source.fill(&mut BlockRng::for_block(r, i), budget, &mut out).unwrap().bytes;
+                    }
+                    bytes as f64 / (1 << 20) as f64 / start.elapsed().as_secs_f64()
+                })
+                .collect();
+            println!("{budget:>8} B  {strategy:<18} median {:>7.0} MiB/s", median(reps));
+        }
+    }
+}
