@@ -58,7 +58,15 @@ pub fn longest_prefix(budget: usize, cap: usize, mut probe: impl FnMut(usize) ->
     let mut guided = true;
     while hi - lo > 1 {
         let width = hi - lo;
-        let guess = if guided { guided_guess(budget, lo, lo_size, hi, hi_size) } else { lo + width / 2 };
+        let guess = if guided {
+            guided_guess(budget, lo, lo_size, hi, hi_size)
+        } else if hi_size.is_none() {
+            // No count is known not to fit: bisecting towards `cap` would probe absurd counts
+            // (a re-encode probe generates every member up to `k`), so double instead.
+            lo.saturating_mul(2)
+        } else {
+            lo + width / 2
+        };
         let k = guess.clamp(lo + 1, hi - 1);
         match probe(k) {
             Probe::Fits(size) => {
@@ -148,6 +156,21 @@ mod tests {
         let (found, calls) = run(&sizes, 1 << 20, usize::MAX);
         assert_eq!(found, Found::Prefix { members: 10_485, size: 1_048_502 });
         assert!(calls <= 5, "{calls} probes");
+    }
+
+    #[test]
+    fn an_unbounded_search_never_probes_far_past_the_answer() {
+        // A large first member and a small second one: the extrapolated step fits without
+        // halving the (unbounded) bracket, which must not send the next probe towards `cap`.
+        let sizes = [1500usize, 50, 2000, 2000];
+        let most = Cell::new(0);
+        let found = longest_prefix(2048, usize::MAX, |k| {
+            most.set(most.get().max(k));
+            let size: usize = sizes.iter().take(k).sum::<usize>() + 2;
+            if size <= 2048 { Probe::Fits(size) } else { Probe::Exceeds { at: k, size } }
+        });
+        assert_eq!(found, Found::Prefix { members: 2, size: 1552 });
+        assert!(most.get() <= 4, "probed {} members", most.get());
     }
 
     #[test]
