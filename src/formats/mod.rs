@@ -98,6 +98,7 @@ macro_rules! formats {
 
 formats! {
     Syslog5424 => syslog5424::Syslog5424, "syslog5424", lading: ["syslog5424"];
+    TraceV04 => trace_v04::TraceV04, "trace-v04", lading: ["trace_agent", "v0.4"];
 }
 
 impl FormatKind {
