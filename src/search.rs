@@ -172,6 +172,21 @@ mod tests {
     }
 
     #[test]
+    fn an_unbounded_search_never_probes_far_past_the_answer() {
+        // A large first member and a small second one: the extrapolated step fits without
+        // halving the (unbounded) bracket, which must not send the next probe towards `cap`.
+        let sizes = [1500usize, 50, 2000, 2000];
+        let most = Cell::new(0);
+        let found = longest_prefix(2048, usize::MAX, |k| {
+            most.set(most.get().max(k));
+            let size: usize = sizes.iter().take(k).sum::<usize>() + 2;
+            if size <= 2048 { Probe::Fits(size) } else { Probe::Exceeds { at: k, size } }
+        });
+        assert_eq!(found, Found::Prefix { members: 2, size: 1552 });
+        assert!(most.get() <= 4, "probed {} members", most.get());
+    }
+
+    #[test]
     fn nothing_fits() {
         assert_eq!(run(&[50, 1], 10, 10).0, Found::Nothing { first_size: 52 });
     }

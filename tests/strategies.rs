@@ -8,7 +8,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use payforge::formats::datadog_logs::DatadogLogs;
+use payforge::formats::dogstatsd::DogStatsD;
 use payforge::formats::syslog5424::Syslog5424;
+use payforge::formats::trace_v04::TraceV04;
 use payforge::generator::BlockSource;
 use payforge::{BlockRng, Configured, Error, Format, Generator, Strategy};
 use proptest::prelude::*;
@@ -90,6 +92,8 @@ macro_rules! format_props {
 format_props! {
     syslog5424_matches_reference => Syslog5424,
     datadog_logs_matches_reference => DatadogLogs,
+    dogstatsd_matches_reference => DogStatsD,
+    trace_v04_matches_reference => TraceV04,
 }
 
 #[test]

@@ -35,7 +35,15 @@ fn timestamp(t: &str) -> Result<(), String> {
         }
         Ok(s.parse().unwrap())
     };
-    if b.len() != 24 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'.' || b[23] != b'Z' {
+    if b.len() != 24
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'.'
+        || b[23] != b'Z'
+    {
         return Err(format!("timestamp shape {t:?}"));
     }
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
@@ -158,7 +166,8 @@ fn the_grammar_checker_rejects_bad_lines() {
 fn fill_is_at_least_99_percent_at_64k_and_1m() {
     for budget in [65_536usize, 1 << 20] {
         let mut source = FormatKind::Syslog5424.default_config().build(3, Strategy::REUSE_ENCODE_ONCE).unwrap();
-        let total: usize = (0..16).map(|i| source.next_block(&mut BlockRng::for_block(3, i), budget).unwrap().1.bytes).sum();
+        let total: usize =
+            (0..16).map(|i| source.next_block(&mut BlockRng::for_block(3, i), budget).unwrap().1.bytes).sum();
         let fill = total as f64 / (16 * budget) as f64;
         assert!(fill >= 0.99, "fill {fill} at {budget}");
     }

@@ -102,6 +102,7 @@ formats! {
     Syslog5424 => syslog5424::Syslog5424, "syslog5424", lading: ["syslog5424"];
     DatadogLogs => datadog_logs::DatadogLogs, "datadog-logs", lading: ["datadog_log"];
     DogStatsD => dogstatsd::DogStatsD, "dogstatsd", lading: ["dogstatsd"];
+    TraceV04 => trace_v04::TraceV04, "trace-v04", lading: ["trace_agent", "v0.4"];
 }
 
 impl FormatKind {
