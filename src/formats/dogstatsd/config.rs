@@ -173,7 +173,7 @@ impl Default for Config {
             contexts: ConfRange::inclusive(5_000, 10_000),
             service_check_names: ConfRange::inclusive(1, 10_000),
             name_length: ConfRange::inclusive(1, 200),
-            tag_length: ConfRange::inclusive(3, 100),
+            tag_length: ConfRange::inclusive(3, 50),
             tags_per_msg: ConfRange::inclusive(2, 50),
             multivalue_pack_probability: 0.08,
             multivalue_count: ConfRange::inclusive(2, 32),
