@@ -5,7 +5,8 @@
 //! [`crate::search::longest_prefix`] and only the *probe* differs by strategy:
 //!
 //! * re-encode: members are generated lazily into a list; a probe of `k` encodes the whole prefix
-//!   into a probe buffer. The best fitting encoding is kept, so the block is never encoded again.
+//!   afresh into a probe buffer (stopping once it overflows, which tells the search where). The
+//!   largest fitting encoding is kept, so the block is never encoded again.
 //! * encode-once: each member is generated and encoded once, framed, into a scratch buffer with
 //!   its end offset; a probe reads `size(k)` from the offsets, and encoding stops at the first
 //!   member that cannot fit.
@@ -35,26 +36,48 @@ pub struct Filled {
 
 /// Working buffers of the sizing loop. A [`BufferPolicy::Reuse`] generator keeps one; a
 /// [`BufferPolicy::Fresh`] one builds a new one per block (and a new probe buffer per probe).
+///
+/// A reused workspace keeps spare capacity over the most each buffer has held, so blocks a little
+/// larger than any seen during warm-up do not reallocate: the steady state is allocation-free.
 #[derive(Debug)]
 pub struct Workspace<M> {
     members: Vec<M>,
     offsets: Vec<usize>,
     scratch: Vec<u8>,
     best: Vec<u8>,
+    /// Most members, offsets and bytes any buffer has held, over all blocks so far.
+    peak: [usize; 3],
 }
 
 impl<M> Default for Workspace<M> {
     fn default() -> Self {
-        Self { members: Vec::new(), offsets: Vec::new(), scratch: Vec::new(), best: Vec::new() }
+        Self { members: Vec::new(), offsets: Vec::new(), scratch: Vec::new(), best: Vec::new(), peak: [0; 3] }
+    }
+}
+
+/// Clears `v`; if it has less than 1/4 headroom over `peak` elements, grows it to 1/2 over.
+/// Block sizes and probe paths vary by a few percent, so after the first blocks a peak never
+/// climbs past the headroom, and the gap between the two thresholds keeps a slowly rising peak
+/// from reallocating again and again.
+fn clear_with_headroom<T>(v: &mut Vec<T>, peak: usize) {
+    v.clear();
+    if v.capacity() < peak.saturating_add(peak / 4) {
+        v.reserve(peak.saturating_add(peak / 2));
     }
 }
 
 impl<M> Workspace<M> {
+    /// Prepares the buffers for the next block, growing them ahead of need from the most any
+    /// of them held in earlier blocks.
     fn clear(&mut self) {
-        self.members.clear();
-        self.offsets.clear();
-        self.scratch.clear();
-        self.best.clear();
+        let [members, offsets, bytes] = &mut self.peak;
+        *members = (*members).max(self.members.len());
+        *offsets = (*offsets).max(self.offsets.len());
+        *bytes = (*bytes).max(self.scratch.len()).max(self.best.len());
+        clear_with_headroom(&mut self.members, *members);
+        clear_with_headroom(&mut self.offsets, *offsets);
+        clear_with_headroom(&mut self.scratch, *bytes);
+        clear_with_headroom(&mut self.best, *bytes);
     }
 
     /// Bytes of capacity held by the buffers (retained memory of a reuse generator).
@@ -103,16 +126,15 @@ pub fn fill<F: Format>(
         Sizing::Reencode => {
             let mut best_k = 0;
             let found = longest_prefix(budget, cap, |k| {
-                let size = probe_reencode(format, strategy.buffer, ws, rng, k, budget, &mut best_k);
-                encoded += size;
-                if size <= budget { Probe::Fits(size) } else { Probe::Exceeds { at: k, size } }
+                let (probe, bytes) = probe_reencode(format, strategy.buffer, ws, rng, k, budget, &mut best_k);
+                encoded += bytes;
+                probe
             });
             if let Found::Prefix { members, .. } = found {
-                if members != best_k {
-                    // The search always probes its answer, and the best fitting probe is kept.
-                    encode_prefix(format, &ws.members[..members], &mut ws.best);
-                    encoded += ws.best.len();
-                }
+                // The search only ever sets its answer from a fitting probe, and the largest
+                // fitting probe's encoding is kept, so the block is never encoded again.
+                debug_assert_eq!(members, best_k);
+                reserve_output(out, ws.best.len(), budget);
                 out.extend_from_slice(&ws.best);
             }
             found
@@ -125,7 +147,7 @@ pub fn fill<F: Format>(
                 let body = ws.offsets.get(members).copied().unwrap_or(ws.scratch.len());
                 encoded += framing.header_len(members) + framing.trailer_len();
                 let start = out.len();
-                out.reserve(framing.block_len(members, body));
+                reserve_output(out, framing.block_len(members, body), budget);
                 framing.write_header(members, body, out);
                 out.extend_from_slice(ws.scratch.get(..body).unwrap_or(&ws.scratch));
                 framing.write_trailer(out);
@@ -145,8 +167,24 @@ pub fn fill<F: Format>(
     }
 }
 
-/// Encodes `members` as one framed block into `buf` (cleared first).
-fn encode_prefix<F: Format>(format: &F, members: &[F::Member], buf: &mut Vec<u8>) {
+/// Makes room for a `len`-byte block in the caller's buffer. When the block is at least 8/9 of
+/// the budget, room for a whole budget is made (at most 1/8 more than needed), so a reused output
+/// buffer never grows again: no block exceeds the budget.
+fn reserve_output(out: &mut Vec<u8>, len: usize, budget: usize) {
+    if out.capacity() - out.len() < len {
+        out.reserve(len.max(budget.min(len.saturating_add(len / 8))));
+    }
+}
+
+/// Encodes `members` as one framed block into `buf` (cleared first) and returns its size, or
+/// stops as soon as the first `j` members already exceed `limit` and returns `Err((j, size(j)))`:
+/// a probe that overflows learns where, and encoding on past the budget would be wasted work.
+fn encode_prefix<F: Format>(
+    format: &F,
+    members: &[F::Member],
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> Result<usize, (usize, usize)> {
     let framing = format.framing();
     buf.clear();
     let header = framing.header_len(members.len());
@@ -155,6 +193,10 @@ fn encode_prefix<F: Format>(format: &F, members: &[F::Member], buf: &mut Vec<u8>
         framing.open_member(i, buf);
         format.encode(member, buf);
         framing.close_member(buf);
+        let size = framing.block_len(i + 1, buf.len() - header);
+        if size > limit {
+            return Err((i + 1, size));
+        }
     }
     framing.write_trailer(buf);
     let body = buf.len() - header - framing.trailer_len();
@@ -162,10 +204,12 @@ fn encode_prefix<F: Format>(format: &F, members: &[F::Member], buf: &mut Vec<u8>
     if let (Some(dst), Some(src)) = (buf.get_mut(..header), bytes.get(..len)) {
         dst.copy_from_slice(src);
     }
+    Ok(buf.len())
 }
 
-/// Re-encode probe: make sure `k` members exist, encode all of them, keep the encoding if it is
-/// the largest fitting one so far. Returns `size(k)`.
+/// Re-encode probe: make sure `k` members exist and encode the whole prefix afresh (stopping
+/// early once it overflows); keep the encoding if it is the largest fitting one so far. Returns
+/// the probe outcome and the bytes encoded.
 fn probe_reencode<F: Format>(
     format: &F,
     buffer: BufferPolicy,
@@ -174,7 +218,7 @@ fn probe_reencode<F: Format>(
     k: usize,
     budget: usize,
     best_k: &mut usize,
-) -> usize {
+) -> (Probe, usize) {
     while ws.members.len() < k {
         ws.members.push(format.generate(rng));
     }
@@ -182,16 +226,23 @@ fn probe_reencode<F: Format>(
         BufferPolicy::Fresh => Vec::new(),
         BufferPolicy::Reuse => std::mem::take(&mut ws.scratch),
     };
-    encode_prefix(format, &ws.members[..k], &mut buf);
-    let size = buf.len();
-    if size <= budget && k > *best_k {
-        *best_k = k;
-        std::mem::swap(&mut buf, &mut ws.best);
-    }
+    let outcome = encode_prefix(format, ws.members.get(..k).unwrap_or(&ws.members), &mut buf, budget);
+    let encoded = buf.len();
+    ws.peak[2] = ws.peak[2].max(encoded);
+    let probe = match outcome {
+        Ok(size) => {
+            if k > *best_k {
+                *best_k = k;
+                std::mem::swap(&mut buf, &mut ws.best);
+            }
+            Probe::Fits(size)
+        }
+        Err((at, size)) => Probe::Exceeds { at, size },
+    };
     if buffer == BufferPolicy::Reuse {
         ws.scratch = buf;
     }
-    size
+    (probe, encoded)
 }
 
 /// Encode-once probe: extend the encoded members up to `k`, stopping at the first member that
