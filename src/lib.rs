@@ -10,6 +10,21 @@
 //!
 //! Block `i` of a run seeded with `s` always comes from [`BlockRng::for_block`]`(s, i)`, so
 //! output does not depend on the strategy, the thread count or the machine.
+//!
+//! ```
+//! use payforge::{BlockRng, FormatKind, Strategy};
+//!
+//! let config = FormatKind::Syslog5424.default_config();
+//! let mut source = config.build(42, Strategy::REUSE_ENCODE_ONCE)?;
+//! let mut out = Vec::new();
+//! for i in 0..4 {
+//!     out.clear();
+//!     let filled = source.fill(&mut BlockRng::for_block(42, i), 64 * 1024, &mut out)?;
+//!     assert!(filled.bytes <= 64 * 1024 && filled.members > 0);
+//!     assert_eq!(out.len(), filled.bytes);
+//! }
+//! # Ok::<(), payforge::Error>(())
+//! ```
 
 pub mod config;
 pub mod error;
