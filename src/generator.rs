@@ -1,7 +1,7 @@
 //! A format bound to a strategy and its buffers, plus the object-safe face the CLI, the block
 //! cache and the calibrator use to drive any format at run time.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::fill::{Filled, Workspace, fill};
 use crate::format::Format;
 use crate::rng::BlockRng;
@@ -38,6 +38,18 @@ pub trait BlockSource: Send {
 
     /// Smallest budget that could hold one member.
     fn min_block_len(&self) -> usize;
+
+    /// Rejects up front a budget below [`BlockSource::min_block_len`], which no block can fit.
+    ///
+    /// # Errors
+    /// [`Error::BudgetTooSmall`] naming the format, the budget and the smallest usable one.
+    fn check_budget(&self, budget: usize) -> Result<()> {
+        let smallest = self.min_block_len();
+        if budget < smallest {
+            return Err(Error::BudgetTooSmall { format: self.format_name(), budget, needed: smallest, smallest });
+        }
+        Ok(())
+    }
 
     /// Appends one block for `budget` to a caller-owned buffer. See [`crate::fill::fill`].
     ///

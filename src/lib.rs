@@ -26,6 +26,7 @@
 //! # Ok::<(), payforge::Error>(())
 //! ```
 
+pub mod calibrate;
 pub mod config;
 pub mod error;
 pub mod fill;

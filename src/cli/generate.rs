@@ -118,15 +118,7 @@ pub fn run(args: GenerateArgs, alloc: &'static CountingAlloc) -> Result<ExitCode
     };
     let mut source = config.build(args.seed, strategy)?;
     let setup = alloc.end(&setup_start);
-    if block_size < source.min_block_len() {
-        let smallest = source.min_block_len();
-        return Err(Error::BudgetTooSmall {
-            format: source.format_name(),
-            budget: block_size,
-            needed: smallest,
-            smallest,
-        });
-    }
+    source.check_budget(block_size)?;
     if args.verbose || args.memory_stats {
         eprintln!("strategy: {strategy}{}", if args.strategy == StrategyChoice::Auto { " (auto)" } else { "" });
     }

@@ -1,0 +1,127 @@
+//! `payforge calibrate` end to end at a tiny volume: the table, the selection file, the report
+//! and the chart; and the bad inputs that must fail before anything is written.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use payforge::selection::Selection;
+use payforge::{FormatKind, Strategy};
+
+fn payforge(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_payforge")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap()
+}
+
+const TINY: [&str; 5] = ["calibrate", "--volume", "256KiB", "--repetitions", "1"];
+
+#[test]
+fn tiny_calibration_writes_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("payload-fixtures");
+    let mut args = TINY.to_vec();
+    let config_dir = fixtures.to_str().unwrap();
+    args.extend(["--block-sizes", "4KiB,64KiB", "--config-dir", config_dir, "--seed", "5"]);
+    args.extend(["--write", "sel.toml", "--report", "report.md", "--plot", "chart.svg"]);
+    let out = payforge(&args, dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+
+    // One row per (format, block size, strategy), exactly one chosen per group.
+    for kind in FormatKind::ALL {
+        for block in ["4KiB", "64KiB"] {
+            let rows: Vec<&str> = stdout
+                .lines()
+                .filter(|l| l.starts_with(kind.name()) && l.split_whitespace().nth(1) == Some(block))
+                .collect();
+            assert_eq!(rows.len(), Strategy::ALL.len(), "{kind} {block}:\n{stdout}");
+            for s in Strategy::ALL {
+                assert!(rows.iter().any(|r| r.split_whitespace().nth(2) == Some(s.name())), "{kind} {block} {s}");
+            }
+            assert_eq!(rows.iter().filter(|r| r.ends_with('✔')).count(), 1, "{kind} {block}:\n{stdout}");
+        }
+    }
+    assert!(stdout.lines().next().unwrap().contains("allocs/MiB"), "{stdout}");
+
+    let sel = Selection::parse(&std::fs::read_to_string(dir.path().join("sel.toml")).unwrap()).unwrap();
+    assert_eq!(sel.entries.len(), FormatKind::ALL.len() * 2);
+    for kind in FormatKind::ALL {
+        for size in [4096u64, 65_536] {
+            let e = sel.entry(kind.name(), size).unwrap();
+            assert_eq!(e.block_size, size);
+            assert!(!e.rule.is_empty() && e.mib_per_s > 0.0 && e.amplification >= 1.0, "{e:?}");
+        }
+    }
+    let report = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(report.contains("Machine:") && report.contains("cores") && report.contains("| format |"), "{report}");
+    assert!(report.contains("](chart.svg)"), "{report}");
+    let svg = std::fs::read_to_string(dir.path().join("chart.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert!(FormatKind::ALL.iter().all(|k| svg.contains(k.name())) && svg.contains("allocations per MiB"));
+    // No temporary files left behind.
+    let names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+
+    // Calibrating one format keeps the other formats' entries of the file it replaces.
+    let out = payforge(
+        &[&TINY[..], &["--block-sizes", "4KiB", "--formats", "syslog5424", "--write", "sel.toml"]].concat(),
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let again = Selection::parse(&std::fs::read_to_string(dir.path().join("sel.toml")).unwrap()).unwrap();
+    assert_eq!(again.entries.iter().filter(|e| e.format == "syslog5424").count(), 1);
+    assert_eq!(again.entries.len(), sel.entries.len() - 1);
+}
+
+#[test]
+fn bad_input_fails_clearly_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str); 9] = [
+        (&["--formats", "syslog,json"], "invalid format \"syslog\""),
+        (&["--formats", ""], "format list"),
+        (&["--formats", "syslog5424,,datadog-logs"], "empty item"),
+        (&["--block-sizes", ""], "block-size list"),
+        (&["--block-sizes", "4KiB,lots"], "block size"),
+        (&["--block-sizes", "4KiB,512KiB"], "smaller than one block of 512KiB"),
+        (&["--repetitions", "0"], "repetitions"),
+        (&["--write", "missing-dir/sel.toml"], "missing-dir/sel.toml"),
+        (&["--block-sizes", "16"], "cannot hold a single member"),
+    ];
+    for (extra, needle) in cases {
+        let mut args = vec!["calibrate", "--volume", "256KiB"];
+        for (flag, value) in [("--write", "sel.toml"), ("--block-sizes", "4KiB")] {
+            if !extra.contains(&flag) {
+                args.extend([flag, value]);
+            }
+        }
+        args.extend(extra);
+        let out = payforge(&args, dir.path());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {stderr}");
+        assert!(stderr.contains(needle), "{extra:?}: expected {needle:?} in {stderr}");
+        assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "{extra:?} left files behind");
+    }
+    let out = payforge(&["calibrate", "--config-dir", "nowhere"], dir.path());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a directory"));
+    let out = payforge(&["calibrate", "--volume", "64KiB", "--block-sizes", "4KiB", "--report", "."], dir.path());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is a directory"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn example_configs_load_and_syslog_spells_out_its_defaults() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("payload-fixtures");
+    for &kind in FormatKind::ALL {
+        let path = fixtures.join(kind.name()).join("config.yaml");
+        if path.is_file() {
+            let config = kind.load_config(&path).unwrap();
+            config.build(0, Strategy::REUSE_ENCODE_ONCE).unwrap();
+        }
+    }
+    let syslog = FormatKind::Syslog5424.load_config(&fixtures.join("syslog5424/config.yaml")).unwrap();
+    assert_eq!(syslog.to_yaml().unwrap(), FormatKind::Syslog5424.default_config().to_yaml().unwrap());
+}
