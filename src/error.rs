@@ -60,6 +60,17 @@ pub enum Error {
         /// The largest budget accepted.
         max: usize,
     },
+    /// Block `index` of a plan could not be built (a cache build or a stream stops at the first
+    /// such block, in index order). The source says why, e.g. [`Error::BudgetTooSmall`] naming
+    /// the format, the block size and the smallest member size.
+    #[error("block {index}: {source}")]
+    Block {
+        /// Index of the block in the logical stream.
+        index: u64,
+        /// What went wrong.
+        #[source]
+        source: Box<Error>,
+    },
     /// A configuration document could not be read or parsed.
     #[error("cannot load config {path}: {reason}")]
     ConfigFile {
@@ -100,6 +111,7 @@ impl Error {
             Error::Argument { .. } => ErrorKind::Argument,
             Error::BudgetTooSmall { .. } | Error::BudgetTooLarge { .. } => ErrorKind::Budget,
             Error::Io { .. } => ErrorKind::Io,
+            Error::Block { source, .. } => source.kind(),
         }
     }
 
@@ -115,6 +127,10 @@ impl Error {
 
     /// True when the error is a broken pipe (the reader went away): callers end quietly.
     pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+        match self {
+            Error::Io { source, .. } => source.kind() == std::io::ErrorKind::BrokenPipe,
+            Error::Block { source, .. } => source.is_broken_pipe(),
+            _ => false,
+        }
     }
 }

@@ -9,7 +9,9 @@
 //! only in time and allocations.
 //!
 //! Block `i` of a run seeded with `s` always comes from [`BlockRng::for_block`]`(s, i)`, so
-//! output does not depend on the strategy, the thread count or the machine.
+//! output does not depend on the strategy, the thread count or the machine. Load generators
+//! prebuild blocks with [`BlockCache`] (on N threads, optionally one [`Shard`] of a larger
+//! workload) and replay them through cheap per-thread [`CacheHandle`]s.
 //!
 //! ```
 //! use payforge::{BlockRng, FormatKind, Strategy};
@@ -26,6 +28,7 @@
 //! # Ok::<(), payforge::Error>(())
 //! ```
 
+pub mod cache;
 pub mod calibrate;
 pub mod config;
 pub mod error;
@@ -43,6 +46,7 @@ pub mod size;
 pub mod strategy;
 pub mod text;
 
+pub use cache::{BlockCache, BlockPlan, BlockSize, CacheHandle, Shard};
 pub use error::{Error, ErrorKind, Result};
 pub use fill::{Filled, Workspace, fill};
 pub use format::{Configured, Format};

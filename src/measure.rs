@@ -124,6 +124,13 @@ pub struct Snapshot {
     live: usize,
 }
 
+impl Snapshot {
+    /// Bytes live (allocated and not yet freed) at that instant.
+    pub fn live_bytes(&self) -> usize {
+        self.live
+    }
+}
+
 /// What a phase allocated.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MemStats {

@@ -13,6 +13,9 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 /// Stream tag for generator setup (pools, contexts), distinct from every block index.
 const SETUP_STREAM: u64 = u64::MAX;
 
+/// Salt that separates the block-size streams from the member streams (ASCII `SIZESTRM`).
+const SIZE_SALT: u64 = 0x5349_5A45_5354_524D;
+
 /// A seeded xoshiro256++ generator with the sampling helpers formats need.
 #[derive(Clone, Debug)]
 pub struct BlockRng {
@@ -30,6 +33,15 @@ impl BlockRng {
     /// The generator for block `index` of the run seeded with `seed`.
     pub fn for_block(seed: u64, index: u64) -> Self {
         Self::keyed(seed, index)
+    }
+
+    /// The generator that samples the budget of block `index` when the block size is a range
+    /// ([`crate::cache::BlockSize::Range`]). It is a stream of its own, keyed by a mixed seed,
+    /// so sampling a size never advances or shifts the block's member stream
+    /// ([`BlockRng::for_block`]): a block drawn with a fixed size and one drawn with a sampled
+    /// size start with the same members.
+    pub fn for_block_size(seed: u64, index: u64) -> Self {
+        Self::keyed(mix64(seed ^ SIZE_SALT), index)
     }
 
     /// The generator a format uses to build its pools and contexts for `seed`.

@@ -1,4 +1,5 @@
-//! `payforge generate`: setup, then blocks `0..n` of the plan, written in index order.
+//! `payforge generate`: setup, then the blocks of the plan (or of one shard of it), built on
+//! `--threads` threads and written in index order while later blocks are still being built.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -7,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use clap::{ArgGroup, Args};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use payforge::cache::{Amount, BlockPlan, BlockSize, Producer, Shard, check_threads};
 use payforge::fingerprint::Fingerprinter;
 use payforge::measure::CountingAlloc;
-use payforge::{BlockRng, Error, FormatKind, Result, StrategyChoice, selection};
+use payforge::{Error, FormatKind, Result, StrategyChoice};
 
 use super::output::Sink;
 use super::parse_size_arg;
@@ -31,17 +33,28 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     seed: u64,
 
-    /// Budget of each block, e.g. 65536, 64KiB or 1MiB. No block exceeds it.
-    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size_arg)]
-    block_size: u64,
+    /// Budget of each block, e.g. 65536, 64KiB or 1MiB. No block exceeds it. A range such as
+    /// 16KiB..1MiB gives each block a budget sampled from (seed, block index).
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_block_size)]
+    block_size: BlockSize,
 
-    /// Number of blocks to generate.
+    /// Number of blocks in the whole logical stream (all shards together).
     #[arg(long, value_name = "N")]
     blocks: Option<u64>,
 
-    /// Total budget: generates floor(total / block-size) blocks, so at most this many bytes.
+    /// Total budget of the whole logical stream: as many blocks as fit, floor(total / block-size)
+    /// for a fixed size, so at most this many bytes.
     #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
     total: Option<u64>,
+
+    /// Generate on N threads (default: the available cores). Output is identical for every N.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+
+    /// Emit only shard I of N (0-based): blocks I, I+N, I+2N, ... of the logical stream. Run N
+    /// processes with I = 0..N-1 to split one reproducible workload across machines.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<Shard>,
 
     /// How blocks are sized and buffered. All strategies give identical bytes; `auto` uses the
     /// measured selection embedded in the binary for this format and block size.
@@ -74,29 +87,30 @@ fn parse_format(s: &str) -> std::result::Result<FormatKind, String> {
     s.parse().map_err(|e: Error| e.to_string())
 }
 
+fn parse_block_size(s: &str) -> std::result::Result<BlockSize, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+fn parse_shard(s: &str) -> std::result::Result<Shard, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
 fn parse_strategy(s: &str) -> std::result::Result<StrategyChoice, String> {
     s.parse().map_err(|e: Error| e.to_string())
 }
 
 /// Runs the command.
 pub fn run(args: GenerateArgs, alloc: &'static CountingAlloc) -> Result<ExitCode> {
-    let block_size = usize::try_from(args.block_size)
-        .ok()
-        .filter(|&b| b > 0)
-        .ok_or_else(|| Error::argument("block size", args.block_size.to_string(), "must be at least 1 byte"))?;
-    let blocks = match (args.blocks, args.total) {
-        (Some(0), _) => return Err(Error::argument("block count", "0", "must be at least 1")),
-        (Some(n), _) => n,
-        (None, Some(total)) if total < args.block_size => {
-            return Err(Error::argument(
-                "total",
-                total.to_string(),
-                format!("smaller than one block of {} bytes", args.block_size),
-            ));
-        }
-        (None, Some(total)) => total / args.block_size,
+    let threads = match args.threads {
+        Some(n) => check_threads(n)?,
+        None => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+    };
+    let amount = match (args.blocks, args.total) {
+        (Some(n), _) => Amount::Blocks(n),
+        (None, Some(total)) => Amount::Total(total),
         (None, None) => return Err(Error::argument("amount", "", "give --blocks or --total")),
     };
+    let plan = BlockPlan::new(args.seed, args.block_size, amount)?.with_shard(args.shard.unwrap_or_default())?;
     let mut sink = match (&args.output, &args.output_dir) {
         (_, Some(dir)) => Sink::dir(dir)?,
         (Some(path), None) if path.as_os_str() != "-" => Sink::file(path)?,
@@ -112,13 +126,9 @@ pub fn run(args: GenerateArgs, alloc: &'static CountingAlloc) -> Result<ExitCode
         Some(path) => args.format.load_config(path)?,
         None => args.format.default_config(),
     };
-    let strategy = match args.strategy {
-        StrategyChoice::Fixed(s) => s,
-        StrategyChoice::Auto => selection::resolve_auto(args.format.name(), args.block_size),
-    };
-    let mut source = config.build(args.seed, strategy)?;
+    let producer = Producer::new(&config, args.strategy, &plan)?;
     let setup = alloc.end(&setup_start);
-    source.check_budget(block_size)?;
+    let strategy = producer.strategy();
     if args.verbose || args.memory_stats {
         eprintln!("strategy: {strategy}{}", if args.strategy == StrategyChoice::Auto { " (auto)" } else { "" });
     }
@@ -126,20 +136,21 @@ pub fn run(args: GenerateArgs, alloc: &'static CountingAlloc) -> Result<ExitCode
     let started = Instant::now();
     let gen_start = alloc.begin();
     let mut fingerprint = args.fingerprint.then(Fingerprinter::default);
-    let mut progress = Progress::new(blocks);
-    let (mut bytes, mut members, mut min_fill) = (0u64, 0u64, f64::INFINITY);
-    for index in 0..blocks {
-        let mut rng = BlockRng::for_block(args.seed, index);
-        let (block, filled) = source.next_block(&mut rng, block_size)?;
+    let mut progress = Progress::new(plan.len());
+    let (mut done, mut bytes, mut budgets, mut members, mut min_fill) = (0u64, 0u64, 0u64, 0u64, f64::INFINITY);
+    producer.stream(threads, |block| {
         if let Some(fp) = fingerprint.as_mut() {
-            fp.update(block);
+            fp.update(block.bytes);
         }
-        sink.write_block(index, block)?;
-        bytes += filled.bytes as u64;
-        members += filled.members as u64;
-        min_fill = min_fill.min(filled.bytes as f64 / block_size as f64);
-        progress.tick(started, index + 1, bytes);
-    }
+        sink.write_block(block.index, block.bytes)?;
+        done += 1;
+        bytes += block.filled.bytes as u64;
+        budgets += block.budget as u64;
+        members += block.filled.members as u64;
+        min_fill = min_fill.min(block.filled.bytes as f64 / block.budget as f64);
+        progress.tick(started, done, bytes);
+        Ok(())
+    })?;
     sink.finish()?;
     let generation = alloc.end(&gen_start);
     let elapsed = started.elapsed();
@@ -152,12 +163,13 @@ pub fn run(args: GenerateArgs, alloc: &'static CountingAlloc) -> Result<ExitCode
         eprint!("{}{}", setup.lines("setup"), generation.lines("generate"));
     }
     if args.verbose {
-        let mean_fill = bytes as f64 / (blocks as f64 * block_size as f64);
+        let mean_fill = bytes as f64 / budgets as f64;
         let mib_s = bytes as f64 / (1 << 20) as f64 / elapsed.as_secs_f64().max(1e-9);
         eprintln!(
-            "format: {}\nblocks: {blocks}\nmembers: {members}\nbytes: {bytes}\nfill_mean: {mean_fill:.4}\n\
-             fill_min: {min_fill:.4}\nelapsed_s: {:.3}\nmib_per_s: {mib_s:.1}",
+            "format: {}\nthreads: {threads}\nshard: {}\nblocks: {done}\nmembers: {members}\nbytes: {bytes}\n\
+             fill_mean: {mean_fill:.4}\nfill_min: {min_fill:.4}\nelapsed_s: {:.3}\nmib_per_s: {mib_s:.1}",
             args.format,
+            plan.shard(),
             elapsed.as_secs_f64()
         );
     }
