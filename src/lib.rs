@@ -11,6 +11,7 @@
 //! Block `i` of a run seeded with `s` always comes from [`BlockRng::for_block`]`(s, i)`, so
 //! output does not depend on the strategy, the thread count or the machine.
 
+pub mod check;
 pub mod config;
 pub mod error;
 pub mod fill;

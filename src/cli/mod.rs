@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch. Each subcommand lives in its own file; this one only defines
 //! the shared flags and turns library errors into messages and exit codes.
 
+mod check;
 mod generate;
 mod output;
 
@@ -24,6 +25,8 @@ struct Cli {
 enum Command {
     /// Generate blocks of a format and write them out (or fingerprint them).
     Generate(generate::GenerateArgs),
+    /// Regenerate the golden fixtures and compare fingerprints and allocation baselines.
+    Check(check::CheckArgs),
 }
 
 /// Parses the command line, runs it, and maps errors to exit codes: 0 on success (and when the
@@ -32,6 +35,7 @@ pub fn run(alloc: &'static CountingAlloc) -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Generate(args) => generate::run(args, alloc),
+        Command::Check(args) => check::run(args, alloc),
     };
     match result {
         Ok(code) => code,
