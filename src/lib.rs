@@ -30,6 +30,7 @@
 
 pub mod cache;
 pub mod calibrate;
+pub mod check;
 pub mod config;
 pub mod error;
 pub mod fill;

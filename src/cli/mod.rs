@@ -2,6 +2,7 @@
 //! the shared flags and turns library errors into messages and exit codes.
 
 mod calibrate;
+mod check;
 mod generate;
 mod output;
 
@@ -28,6 +29,8 @@ enum Command {
     /// Measure every strategy per format and block size, pick one per the decision rule, and
     /// optionally write the selection `--strategy auto` uses, a Markdown report and an SVG chart.
     Calibrate(calibrate::CalibrateArgs),
+    /// Regenerate the golden fixtures and compare fingerprints and allocation baselines.
+    Check(check::CheckArgs),
 }
 
 /// Parses the command line, runs it, and maps errors to exit codes: 0 on success (and when the
@@ -37,6 +40,7 @@ pub fn run(alloc: &'static CountingAlloc) -> ExitCode {
     let result = match cli.command {
         Command::Generate(args) => generate::run(args, alloc),
         Command::Calibrate(args) => calibrate::run(args, alloc),
+        Command::Check(args) => check::run(args, alloc),
     };
     match result {
         Ok(code) => code,

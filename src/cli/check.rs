@@ -1,0 +1,28 @@
+//! `payforge check`: regenerate the golden fixtures and compare them with what they recorded.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use payforge::Result;
+use payforge::measure::CountingAlloc;
+
+/// Arguments of `payforge check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Folder of fixture folders, each holding a format's config.yaml and its fixture.toml.
+    #[arg(long, value_name = "DIR", default_value = "payload-fixtures")]
+    fixtures: PathBuf,
+
+    /// Record the current fingerprints, allocation baselines and samples instead of comparing,
+    /// and print every value that changed. Use it for deliberate changes and new toolchains.
+    #[arg(long)]
+    bless: bool,
+}
+
+/// Runs the command: exit 0 when every check passes, 1 on any regression.
+pub fn run(args: CheckArgs, alloc: &'static CountingAlloc) -> Result<ExitCode> {
+    let report = payforge::check::run(&args.fixtures, args.bless, alloc)?;
+    print!("{report}");
+    Ok(if report.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
