@@ -34,10 +34,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::calibrate::BlockRun;
 use crate::error::{Error, Result};
 use crate::fingerprint::{Fingerprint, Fingerprinter};
 use crate::formats::{FormatConfig, FormatKind};
-use crate::generator::BlockSource;
 use crate::measure::CountingAlloc;
 use crate::rng::BlockRng;
 use crate::strategy::Strategy;
@@ -183,17 +183,17 @@ pub fn measure(
 ) -> Result<Run> {
     let budget = fixture.budget(origin)?;
     let mut fingerprinter = Fingerprinter::default();
-    let mut totals = Totals { bytes: 0, encoded: 0, min_fill: f64::INFINITY };
+    let mut run = BlockRun::new();
 
     let setup_start = alloc.begin();
     let mut source = config.build(fixture.seed, strategy)?;
     let setup = alloc.end(&setup_start);
     for index in 0..fixture.warm_up_blocks {
-        totals.add(source.as_mut(), fixture.seed, index, budget, &mut fingerprinter)?;
+        fingerprinter.update(run.push(source.as_mut(), fixture.seed, index, budget)?);
     }
     let steady_start = alloc.begin();
     for index in fixture.warm_up_blocks..fixture.blocks {
-        totals.add(source.as_mut(), fixture.seed, index, budget, &mut fingerprinter)?;
+        fingerprinter.update(run.push(source.as_mut(), fixture.seed, index, budget)?);
     }
     let steady = alloc.end(&steady_start);
     // The peak was reset when the steady state began; measured from before setup, it includes
@@ -208,36 +208,11 @@ pub fn measure(
         reallocations_per_block: steady.reallocations as f64 / measured,
         bytes_allocated_per_block: steady.bytes_allocated as f64 / measured,
         peak_live_bytes,
-        mean_fill: totals.bytes as f64 / (fixture.blocks as f64 * budget as f64),
-        min_fill: totals.min_fill,
-        amplification: totals.encoded as f64 / totals.bytes.max(1) as f64,
+        mean_fill: run.fill_mean(budget),
+        min_fill: run.fill_min,
+        amplification: run.amplification(),
     };
     Ok(Run { strategy, fingerprint: fingerprinter.finish(), baseline })
-}
-
-/// Running sums over the blocks of one run. Updating them never allocates.
-struct Totals {
-    bytes: u64,
-    encoded: u64,
-    min_fill: f64,
-}
-
-impl Totals {
-    fn add(
-        &mut self,
-        source: &mut dyn BlockSource,
-        seed: u64,
-        index: u64,
-        budget: usize,
-        fingerprinter: &mut Fingerprinter,
-    ) -> Result<()> {
-        let (block, filled) = source.next_block(&mut BlockRng::for_block(seed, index), budget)?;
-        fingerprinter.update(block);
-        self.bytes += filled.bytes as u64;
-        self.encoded += filled.encoded as u64;
-        self.min_fill = self.min_fill.min(filled.bytes as f64 / budget as f64);
-        Ok(())
-    }
 }
 
 /// How a measure is judged against its baseline.

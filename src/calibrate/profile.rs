@@ -59,22 +59,42 @@ pub struct BlockRun {
 }
 
 impl BlockRun {
+    /// An empty run.
+    pub fn new() -> Self {
+        BlockRun { fill_min: 1.0, ..BlockRun::default() }
+    }
+
+    /// Generates block `index` of `seed` with the source's own buffer policy, adds it to the
+    /// totals, and returns its bytes.
+    ///
+    /// # Errors
+    /// As [`crate::fill::fill`], e.g. a budget too small for one member.
+    pub fn push<'s>(
+        &mut self,
+        source: &'s mut dyn BlockSource,
+        seed: u64,
+        index: u64,
+        budget: usize,
+    ) -> Result<&'s [u8]> {
+        let (block, filled) = source.next_block(&mut BlockRng::for_block(seed, index), budget)?;
+        self.blocks += 1;
+        self.members += filled.members as u64;
+        self.bytes += filled.bytes as u64;
+        self.encoded += filled.encoded as u64;
+        self.fill_min = self.fill_min.min(filled.bytes as f64 / budget as f64);
+        Ok(block)
+    }
+
     /// Generates blocks `first, first + 1, …` of `seed` until at least `volume` bytes have been
     /// emitted (at least one block), using the source's own buffer policy.
     ///
     /// # Errors
     /// As [`crate::fill::fill`], e.g. a budget too small for one member.
     pub fn generate(source: &mut dyn BlockSource, seed: u64, first: u64, budget: usize, volume: u64) -> Result<Self> {
-        let mut run = BlockRun { fill_min: 1.0, ..BlockRun::default() };
+        let mut run = BlockRun::new();
         let mut index = first;
         while run.blocks == 0 || run.bytes < volume {
-            let (block, filled) = source.next_block(&mut BlockRng::for_block(seed, index), budget)?;
-            std::hint::black_box(block);
-            run.blocks += 1;
-            run.members += filled.members as u64;
-            run.bytes += filled.bytes as u64;
-            run.encoded += filled.encoded as u64;
-            run.fill_min = run.fill_min.min(filled.bytes as f64 / budget as f64);
+            std::hint::black_box(run.push(source, seed, index, budget)?);
             index += 1;
         }
         Ok(run)
