@@ -168,6 +168,14 @@ pub fn validate_probability(field: &str, p: f64) -> Result<()> {
     }
 }
 
+/// Checks that a count lies in `1..=max`.
+///
+/// # Errors
+/// [`Error::Config`] naming the field and the count.
+pub fn validate_count(field: &str, n: u64, max: u64) -> Result<()> {
+    ConfRange::constant(n).validate(field, 1..=max)
+}
+
 /// Checks that a list of choices is not empty.
 ///
 /// # Errors

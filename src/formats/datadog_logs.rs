@@ -18,7 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfRange, validate_non_empty, validate_probability, validate_weights};
+use crate::config::{ConfRange, validate_count, validate_non_empty, validate_probability, validate_weights};
 use crate::error::{Error, Result};
 use crate::format::{Configured, Format};
 use crate::framing::Framing;
@@ -262,10 +262,6 @@ pub struct DatadogLogs {
     /// Pre-joined `key:value,key:value` sets.
     tag_sets: StrPool,
     min_member_len: usize,
-}
-
-fn validate_count(field: &str, n: u64, max: u64) -> Result<()> {
-    ConfRange::constant(n).validate(field, 1..=max)
 }
 
 /// `s` escaped for the inside of a JSON string.

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfRange, validate_probability};
+use crate::config::{ConfRange, validate_count, validate_probability};
 use crate::error::Result;
 use crate::format::{Configured, Format};
 use crate::framing::Framing;
@@ -110,19 +110,18 @@ pub struct Syslog5424 {
     events: StrPool,
 }
 
-fn validate_count(field: &str, n: u64) -> Result<()> {
-    ConfRange::constant(n).validate(field, 1..=1_000_000)
-}
+/// Largest pool a config may ask for.
+const MAX_POOL: u64 = 1_000_000;
 
 impl Configured for Syslog5424 {
     type Config = Config;
 
     fn from_config(c: &Config, seed: u64) -> Result<Self> {
-        validate_count("syslog5424.hostnames", c.hostnames)?;
-        validate_count("syslog5424.app_names", c.app_names)?;
-        validate_count("syslog5424.procids", c.procids)?;
-        validate_count("syslog5424.msgids", c.msgids)?;
-        validate_count("syslog5424.events", c.events)?;
+        validate_count("syslog5424.hostnames", c.hostnames, MAX_POOL)?;
+        validate_count("syslog5424.app_names", c.app_names, MAX_POOL)?;
+        validate_count("syslog5424.procids", c.procids, MAX_POOL)?;
+        validate_count("syslog5424.msgids", c.msgids, MAX_POOL)?;
+        validate_count("syslog5424.events", c.events, MAX_POOL)?;
         c.hostname_length.validate("syslog5424.hostname_length", 1..=MAX_HOSTNAME)?;
         c.app_name_length.validate("syslog5424.app_name_length", 1..=MAX_APP_NAME)?;
         c.procid_length.validate("syslog5424.procid_length", 1..=MAX_PROCID)?;
