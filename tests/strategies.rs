@@ -72,6 +72,11 @@ fn check_format<F: Configured>(config: &F::Config, seed: u64, index: u64, budget
     Ok(())
 }
 
+/// 24 cases per format by default (fast on 2 cores); `PROPTEST_CASES` raises it for a slow job.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(24)
+}
+
 /// Mostly small budgets (fast, and where edge cases live), sometimes up to 4 MiB.
 fn budgets() -> impl proptest::strategy::Strategy<Value = usize> {
     prop_oneof![8 => 1usize..4096, 3 => 4096usize..262_144, 1 => 262_144usize..=4 << 20]
@@ -80,7 +85,7 @@ fn budgets() -> impl proptest::strategy::Strategy<Value = usize> {
 macro_rules! format_props {
     ($($test:ident => $ty:ty),* $(,)?) => {$(
         proptest! {
-            #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+            #![proptest_config(ProptestConfig::with_cases(cases()))]
             #[test]
             fn $test(seed in any::<u64>(), index in 0u64..1000, budget in budgets()) {
                 check_format::<$ty>(&Default::default(), seed, index, budget)?;
