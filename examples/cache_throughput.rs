@@ -23,11 +23,15 @@ fn main() -> payforge::Result<()> {
     for kind in FormatKind::ALL {
         let config = kind.default_config();
         let plan = BlockPlan::new(0, BlockSize::Fixed(block), Amount::Total(total_mib << 20))?;
-        // Generator state: set-up and working buffers for one block (block buffer excluded).
+        // Generator state: set-up plus the working buffers in their steady state, i.e. after a
+        // few blocks, once reuse buffers have their headroom (the block buffer is excluded).
         let mut out = Vec::with_capacity(block);
         let start = A.begin();
         let mut source = config.build(0, strategy)?;
-        source.fill(&mut BlockRng::for_block(0, 0), block, &mut out)?;
+        for i in 0..4 {
+            out.clear();
+            source.fill(&mut BlockRng::for_block(0, i), block, &mut out)?;
+        }
         let state = A.end(&start).peak_live_bytes;
         drop(source);
         let mut times: [Vec<f64>; 2] = [Vec::new(), Vec::new()];

@@ -55,14 +55,13 @@ impl<M> Default for Workspace<M> {
     }
 }
 
-/// Clears `v`; if it has less than 1/4 headroom over `peak` elements, grows it to 1/2 over.
-/// Block sizes and probe paths vary by a few percent, so after the first blocks a peak never
-/// climbs past the headroom, and the gap between the two thresholds keeps a slowly rising peak
-/// from reallocating again and again.
-fn clear_with_headroom<T>(v: &mut Vec<T>, peak: usize) {
+/// Clears `v`; if it has less than `1/low` headroom over `peak` elements, grows it to `1/high`
+/// over (`high < low`). The gap between the two thresholds keeps a slowly rising peak from
+/// reallocating again and again.
+fn clear_with_headroom<T>(v: &mut Vec<T>, peak: usize, low: usize, high: usize) {
     v.clear();
-    if v.capacity() < peak.saturating_add(peak / 4) {
-        v.reserve(peak.saturating_add(peak / 2));
+    if v.capacity() < peak.saturating_add(peak / low) {
+        v.reserve(peak.saturating_add(peak / high));
     }
 }
 
@@ -74,10 +73,12 @@ impl<M> Workspace<M> {
         *members = (*members).max(self.members.len());
         *offsets = (*offsets).max(self.offsets.len());
         *bytes = (*bytes).max(self.scratch.len()).max(self.best.len());
-        clear_with_headroom(&mut self.members, *members);
-        clear_with_headroom(&mut self.offsets, *offsets);
-        clear_with_headroom(&mut self.scratch, *bytes);
-        clear_with_headroom(&mut self.best, *bytes);
+        // Member counts follow the search path and vary by several percent between blocks; byte
+        // buffers never hold more than the budget plus one member, so they need little headroom.
+        clear_with_headroom(&mut self.members, *members, 4, 2);
+        clear_with_headroom(&mut self.offsets, *offsets, 4, 2);
+        clear_with_headroom(&mut self.scratch, *bytes, 16, 8);
+        clear_with_headroom(&mut self.best, *bytes, 16, 8);
     }
 
     /// Bytes of capacity held by the buffers (retained memory of a reuse generator).
