@@ -164,7 +164,7 @@ pub struct Run {
     pub baseline: Baseline,
 }
 
-/// Generates the blocks of `fixture` with `strategy` through [`BlockSource::next_block`] (so the
+/// Generates the blocks of `fixture` with `strategy` through [`crate::BlockSource::next_block`] (so the
 /// output buffer is handled as the strategy's buffer policy says), fingerprints them, and counts
 /// allocations with `alloc`, which must be the global allocator of the process.
 ///

@@ -1,7 +1,7 @@
 //! The contract between a payload format and the sizing loop.
 //!
 //! A format is an endless member stream plus an encoder. It never decides how many members go in
-//! a block: that is [`crate::fill`]'s job, done once for every format. Adding a format means writing
+//! a block: that is [`crate::fill()`]'s job, done once for every format. Adding a format means writing
 //! a config struct, one [`Format`] impl, and a line in [`crate::formats::FormatKind`].
 
 use crate::framing::Framing;

@@ -4,7 +4,7 @@
 //!
 //! A *format* turns a random stream into members (a trace, a syslog line, a DogStatsD datagram, a
 //! log record). A *block* for a byte budget is the framed encoding of the longest prefix of that
-//! member stream that fits the budget. One sizing loop ([`fill`]) computes blocks for every
+//! member stream that fits the budget. One sizing loop ([`fill()`]) computes blocks for every
 //! format, with four interchangeable [`Strategy`]s that produce byte-identical output and differ
 //! only in time and allocations.
 //!

@@ -7,7 +7,7 @@
 //!   probe of the search; `encode-once` encodes each member once into a scratch buffer, records
 //!   end offsets, and answers later probes from the offsets.
 //!
-//! All four combinations compute the same block (see [`crate::fill`]); they differ only in time,
+//! All four combinations compute the same block (see [`crate::fill()`]); they differ only in time,
 //! allocations and bytes encoded, which `payforge calibrate` measures.
 
 use std::fmt;
