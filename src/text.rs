@@ -184,14 +184,26 @@ pub const fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// `"00" "01" ... "99"`: two decimal digits per lookup.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Writes `v % 100` as two digits at `buf[at..at + 2]`.
 #[inline]
-fn push_2(out: &mut Vec<u8>, v: u32) {
-    out.push(b'0' + (v / 10 % 10) as u8);
-    out.push(b'0' + (v % 10) as u8);
+fn put_2(buf: &mut [u8; 24], at: usize, v: u32) {
+    let i = (v % 100) as usize * 2;
+    if let (Some(dst), Some(src)) = (buf.get_mut(at..at + 2), DIGIT_PAIRS.get(i..i + 2)) {
+        dst.copy_from_slice(src);
+    }
 }
 
 /// Appends `YYYY-MM-DDTHH:MM:SS.mmmZ` for milliseconds since the Unix epoch. Instants outside
-/// years 0000..=9999 are clamped into that range, the only one RFC 3339 can write.
+/// years 0000..=9999 are clamped into that range, the only one RFC 3339 can write. The text is
+/// assembled on the stack and appended with one copy.
 pub fn push_rfc3339_millis(out: &mut Vec<u8>, epoch_ms: i64) {
     const MIN_MS: i64 = -62_167_219_200_000; // 0000-01-01T00:00:00Z
     const MAX_MS: i64 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
@@ -201,22 +213,17 @@ pub fn push_rfc3339_millis(out: &mut Vec<u8>, epoch_ms: i64) {
     let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
     let sod = secs.rem_euclid(86_400) as u32;
     let year = year.clamp(0, 9999) as u32;
-    push_2(out, year / 100);
-    push_2(out, year % 100);
-    out.push(b'-');
-    push_2(out, month);
-    out.push(b'-');
-    push_2(out, day);
-    out.push(b'T');
-    push_2(out, sod / 3600);
-    out.push(b':');
-    push_2(out, sod / 60 % 60);
-    out.push(b':');
-    push_2(out, sod % 60);
-    out.push(b'.');
-    out.push(b'0' + (millis / 100) as u8);
-    push_2(out, millis % 100);
-    out.push(b'Z');
+    let mut buf = *b"0000-00-00T00:00:00.000Z";
+    put_2(&mut buf, 0, year / 100);
+    put_2(&mut buf, 2, year);
+    put_2(&mut buf, 5, month);
+    put_2(&mut buf, 8, day);
+    put_2(&mut buf, 11, sod / 3600);
+    put_2(&mut buf, 14, sod / 60 % 60);
+    put_2(&mut buf, 17, sod % 60);
+    buf[20] = b'0' + (millis / 100) as u8;
+    put_2(&mut buf, 21, millis);
+    out.extend_from_slice(&buf);
 }
 
 /// True when `s` can be written inside JSON quotes as it is.
