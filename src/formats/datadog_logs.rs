@@ -324,6 +324,8 @@ impl Configured for DatadogLogs {
         let mut plain = StrPool::default();
         let mut nested = StrPool::default();
         let mut phrase = String::new();
+        // Escaping preserves UTF-8, so the buffers below always hold valid text.
+        let (mut once, mut twice) = (Vec::new(), Vec::new());
         for _ in 0..c.messages {
             phrase.clear();
             for w in 0..c.message_words.sample(&mut rng) {
@@ -332,9 +334,13 @@ impl Configured for DatadogLogs {
                 }
                 phrase.push_str(rng.pick(WORDS).copied().unwrap_or("ok"));
             }
-            let once = escaped(&phrase);
-            nested.push(&escaped(&once));
-            plain.push(&once);
+            once.clear();
+            push_json_escaped(&mut once, &phrase);
+            let once = std::str::from_utf8(&once).unwrap_or_default();
+            twice.clear();
+            push_json_escaped(&mut twice, once);
+            nested.push(std::str::from_utf8(&twice).unwrap_or_default());
+            plain.push(once);
         }
         let mut hostnames = StrPool::default();
         let mut services = StrPool::default();
