@@ -17,14 +17,22 @@ use clap::Parser;
 use payforge::cache::{Amount, BlockCache, BlockPlan, BlockSize, Shard};
 use payforge::{FormatKind, StrategyChoice};
 
+/// Parses `--seconds`: a finite duration above 0 and at most an hour.
+fn seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 3600.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a duration between 0 and 3600 seconds")),
+    }
+}
+
 /// Replays a payforge block cache to a local TCP listener at a fixed rate.
 #[derive(Debug, Parser)]
 struct Args {
     /// Payload format.
     #[arg(long, default_value = "syslog5424")]
     format: FormatKind,
-    /// How long to send, in seconds.
-    #[arg(long, default_value_t = 2.0)]
+    /// How long to send, in seconds (above 0, at most an hour).
+    #[arg(long, default_value_t = 2.0, value_parser = seconds)]
     seconds: f64,
     /// Bytes per second to send (e.g. 8MiB).
     #[arg(long, default_value = "8MiB", value_parser = size)]

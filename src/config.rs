@@ -173,7 +173,7 @@ pub fn validate_probability(field: &str, p: f64) -> Result<()> {
 /// # Errors
 /// [`Error::Config`] naming the field and the count.
 pub fn validate_count(field: &str, n: u64, max: u64) -> Result<()> {
-    ConfRange::constant(n).validate(field, 1..=max)
+    if (1..=max).contains(&n) { Ok(()) } else { Err(Error::config(field, n, format!("must lie within 1..={max}"))) }
 }
 
 /// Checks that a list of choices is not empty.

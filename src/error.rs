@@ -50,6 +50,20 @@ pub enum Error {
         /// A lower bound on the framed size of any one-member block for this config.
         smallest: usize,
     },
+    /// The budget is below the smallest block the config can produce, so no block can ever fit:
+    /// rejected before anything is generated.
+    #[error(
+        "{format}: a block budget of {budget} bytes is below the smallest block this config can \
+         produce ({smallest} bytes); use a larger block size"
+    )]
+    BudgetBelowMinimum {
+        /// The format's name.
+        format: &'static str,
+        /// The budget given.
+        budget: usize,
+        /// A lower bound on the framed size of any one-member block for this config.
+        smallest: usize,
+    },
     /// The budget exceeds what the framing can describe (e.g. a u32 length prefix).
     #[error("{format}: a block budget of {budget} bytes exceeds the largest supported block of {max} bytes")]
     BudgetTooLarge {
@@ -109,7 +123,9 @@ impl Error {
         match self {
             Error::Config { .. } | Error::ConfigFile { .. } => ErrorKind::Config,
             Error::Argument { .. } => ErrorKind::Argument,
-            Error::BudgetTooSmall { .. } | Error::BudgetTooLarge { .. } => ErrorKind::Budget,
+            Error::BudgetTooSmall { .. } | Error::BudgetBelowMinimum { .. } | Error::BudgetTooLarge { .. } => {
+                ErrorKind::Budget
+            }
             Error::Io { .. } => ErrorKind::Io,
             Error::Block { source, .. } => source.kind(),
         }

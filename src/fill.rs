@@ -22,6 +22,11 @@ use crate::rng::BlockRng;
 use crate::search::{Found, Probe, longest_prefix};
 use crate::strategy::{BufferPolicy, Sizing, Strategy};
 
+/// The largest budget [`fill`] accepts: 1 GiB. Larger blocks gain a load generator nothing, and
+/// the working buffers of a strategy are a small multiple of the budget, so a typo such as
+/// `1TiB` must be an error, not an attempt to allocate terabytes.
+pub const MAX_BUDGET: usize = 1 << 30;
+
 /// What [`fill`] produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Filled {
@@ -95,7 +100,8 @@ impl<M> Workspace<M> {
 ///
 /// # Errors
 /// [`Error::BudgetTooSmall`] when not even the first member fits (nothing is appended), and
-/// [`Error::BudgetTooLarge`] when the framing cannot describe a block that large.
+/// [`Error::BudgetTooLarge`] above [`MAX_BUDGET`] or when the framing cannot describe a block
+/// that large.
 pub fn fill<F: Format>(
     format: &F,
     strategy: Strategy,
@@ -105,7 +111,7 @@ pub fn fill<F: Format>(
     out: &mut Vec<u8>,
 ) -> Result<Filled> {
     let framing = format.framing();
-    let max_budget = framing.max_body_len().saturating_add(framing.header_len(framing.max_members()));
+    let max_budget = framing.max_body_len().saturating_add(framing.header_len(framing.max_members())).min(MAX_BUDGET);
     if budget > max_budget {
         return Err(Error::BudgetTooLarge { format: format.name(), budget, max: max_budget });
     }

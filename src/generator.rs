@@ -42,11 +42,11 @@ pub trait BlockSource: Send {
     /// Rejects up front a budget below [`BlockSource::min_block_len`], which no block can fit.
     ///
     /// # Errors
-    /// [`Error::BudgetTooSmall`] naming the format, the budget and the smallest usable one.
+    /// [`Error::BudgetBelowMinimum`] naming the format, the budget and the smallest usable one.
     fn check_budget(&self, budget: usize) -> Result<()> {
         let smallest = self.min_block_len();
         if budget < smallest {
-            return Err(Error::BudgetTooSmall { format: self.format_name(), budget, needed: smallest, smallest });
+            return Err(Error::BudgetBelowMinimum { format: self.format_name(), budget, smallest });
         }
         Ok(())
     }

@@ -10,7 +10,8 @@
 //!    a few probes near the answer instead of `log2(k)` probes of growing prefixes);
 //! 2. **interpolation** between the bracket ends once both sizes are known;
 //! 3. **bisection** whenever, with both ends measured, the previous guided step failed to halve
-//!    the bracket, which bounds the worst case at about twice the probes of a plain binary search.
+//!    the bracket, which bounds the worst case, once the answer is bracketed, at about twice the
+//!    probes of a plain binary search.
 //!    Bisection never runs towards an unmeasured cap, which may be `usize::MAX`.
 //!
 //! The probe decides what a probe costs: the re-encode sizing encodes the whole prefix, the
@@ -61,12 +62,18 @@ pub fn longest_prefix(budget: usize, cap: usize, mut probe: impl FnMut(usize) ->
     let mut hi = cap.saturating_add(1);
     let mut hi_size: Option<usize> = None;
     let mut guided = true;
+    // While no count is known not to fit: the least the next probe asks for. It doubles after
+    // an extrapolation that fitted but grew `lo` by less than half, which happens when early
+    // members are much longer than later ones; growth is then geometric, not a crawl.
+    let mut floor = 0usize;
     while hi - lo > 1 {
         let width = hi - lo;
         let guess = if guided { guided_guess(budget, lo, lo_size, hi, hi_size) } else { lo + width / 2 };
+        let guess = if hi_size.is_none() { guess.max(floor) } else { guess };
         let k = guess.clamp(lo + 1, hi - 1);
         match probe(k) {
             Probe::Fits(size) => {
+                floor = if k < lo + lo / 2 { k.saturating_mul(2) } else { 0 };
                 lo = k;
                 lo_size = size;
             }
@@ -77,7 +84,7 @@ pub fn longest_prefix(budget: usize, cap: usize, mut probe: impl FnMut(usize) ->
             }
         }
         // Once both ends are measured, guided steps must at least halve the bracket or the next
-        // step bisects. Before that, extrapolation grows `lo` geometrically (by at least 1/32).
+        // step bisects. Before that, extrapolation (with the floor above) grows `lo`.
         guided = hi_size.is_none() || hi - lo <= width / 2;
     }
     Found::Prefix { members: lo, size: lo_size }
@@ -187,6 +194,40 @@ mod tests {
         });
         assert_eq!(found, Found::Prefix { members: 2, size: 1552 });
         assert!(most.get() <= 4, "probed {} members", most.get());
+    }
+
+    /// Probes and total prefix sizes asked for (what a re-encode probe would encode, capped at
+    /// the first overflow) over explicit member sizes.
+    fn cost(sizes: &[usize], budget: usize) -> (Found, usize, usize) {
+        let (calls, encoded) = (Cell::new(0), Cell::new(0));
+        let found = longest_prefix(budget, usize::MAX, |k| {
+            calls.set(calls.get() + 1);
+            let mut size = 2;
+            for (i, s) in sizes.iter().take(k).enumerate() {
+                size += s;
+                if size > budget {
+                    encoded.set(encoded.get() + size);
+                    return Probe::Exceeds { at: i + 1, size };
+                }
+            }
+            encoded.set(encoded.get() + size);
+            if size <= budget { Probe::Fits(size) } else { Probe::Exceeds { at: k, size } }
+        });
+        (found, calls.get(), encoded.get())
+    }
+
+    #[test]
+    fn a_long_first_member_does_not_make_the_search_crawl() {
+        // A first member that nearly fills the budget makes every extrapolation undershoot.
+        for (first, rest) in [(1_000_000usize, 100usize), (1_040_000, 2)] {
+            let mut sizes = vec![rest; 100_000];
+            sizes[0] = first;
+            let (found, calls, encoded) = cost(&sizes, 1 << 20);
+            let Found::Prefix { members, size } = found else { panic!("nothing fits") };
+            assert!(size <= 1 << 20 && size + rest > 1 << 20, "not maximal: {members} members, {size} bytes");
+            assert!(calls <= 40, "{calls} probes for {members} members");
+            assert!(encoded <= 30 << 20, "encoded {encoded} bytes for a 1 MiB block");
+        }
     }
 
     #[test]

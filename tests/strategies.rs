@@ -83,22 +83,30 @@ fn budgets() -> impl proptest::strategy::Strategy<Value = usize> {
 }
 
 macro_rules! format_props {
-    ($($test:ident => $ty:ty),* $(,)?) => {$(
+    ($($test:ident => $ty:ty $(, $config:expr)?;)*) => {$(
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(cases()))]
             #[test]
             fn $test(seed in any::<u64>(), index in 0u64..1000, budget in budgets()) {
-                check_format::<$ty>(&Default::default(), seed, index, budget)?;
+                #[allow(unused_mut, unused_assignments)]
+                let mut config = <$ty as Configured>::Config::default();
+                $( config = $config; )?
+                check_format::<$ty>(&config, seed, index, budget)?;
             }
         }
     )*};
 }
 
 format_props! {
-    syslog5424_matches_reference => Syslog5424,
-    datadog_logs_matches_reference => DatadogLogs,
-    dogstatsd_matches_reference => DogStatsD,
-    trace_v04_matches_reference => TraceV04,
+    syslog5424_matches_reference => Syslog5424;
+    datadog_logs_matches_reference => DatadogLogs;
+    dogstatsd_matches_reference => DogStatsD;
+    trace_v04_matches_reference => TraceV04;
+    // The other framings and the member cap go through the same comparison.
+    dogstatsd_length_prefixed_matches_reference => DogStatsD,
+        payforge::formats::dogstatsd::Config { length_prefix_framed: true, ..Default::default() };
+    datadog_logs_capped_matches_reference => DatadogLogs,
+        payforge::formats::datadog_logs::Config { max_entries_per_array: 3, ..Default::default() };
 }
 
 #[test]
@@ -134,5 +142,16 @@ fn zero_and_huge_budgets_are_handled() {
         let mut out = Vec::new();
         let err = source.fill(&mut BlockRng::for_block(1, 0), source.min_block_len() - 1, &mut out).unwrap_err();
         assert!(matches!(err, Error::BudgetTooSmall { .. }) && out.is_empty(), "{kind}: {err}");
+        for huge in [payforge::fill::MAX_BUDGET + 1, usize::MAX] {
+            let err = source.fill(&mut BlockRng::for_block(1, 0), huge, &mut out).unwrap_err();
+            assert!(matches!(err, Error::BudgetTooLarge { .. }) && out.is_empty(), "{kind}: {err}");
+        }
     }
+    // The largest budget is served: the logs intake cap ends the block long before 1 GiB, and the
+    // output is sized by what was produced, not by the budget.
+    let mut source = payforge::FormatKind::DatadogLogs.default_config().build(1, Strategy::REUSE_ENCODE_ONCE).unwrap();
+    let mut out = Vec::new();
+    let filled = source.fill(&mut BlockRng::for_block(1, 0), payforge::fill::MAX_BUDGET, &mut out).unwrap();
+    assert_eq!(filled.members, 1000);
+    assert!(out.capacity() < 4 * filled.bytes, "capacity {} for {} bytes", out.capacity(), filled.bytes);
 }

@@ -163,6 +163,22 @@ fn the_grammar_checker_rejects_bad_lines() {
 }
 
 #[test]
+fn min_member_len_is_a_lower_bound() {
+    use payforge::{Configured, Format};
+    let format = payforge::formats::syslog5424::Syslog5424::from_config(&Default::default(), 4).unwrap();
+    let least = format.min_member_len();
+    let mut rng = BlockRng::for_block(4, 0);
+    let mut shortest = usize::MAX;
+    let mut out = Vec::new();
+    for _ in 0..20_000 {
+        out.clear();
+        format.encode(&format.generate(&mut rng), &mut out);
+        shortest = shortest.min(out.len());
+    }
+    assert!(least <= shortest, "claimed {least}, saw {shortest}");
+}
+
+#[test]
 fn fill_is_at_least_99_percent_at_64k_and_1m() {
     for budget in [65_536usize, 1 << 20] {
         let mut source = FormatKind::Syslog5424.default_config().build(3, Strategy::REUSE_ENCODE_ONCE).unwrap();

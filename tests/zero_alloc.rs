@@ -18,10 +18,8 @@ const MEASURED: u64 = 100;
 fn reuse_strategies_allocate_nothing_per_block() {
     let mut failures = Vec::new();
     for &kind in FormatKind::ALL {
-        let config = match std::fs::read_to_string(format!("payload-fixtures/{}/config.yaml", kind.name())) {
-            Ok(text) => kind.parse_config(&text, kind.name().as_ref()).unwrap(),
-            Err(_) => kind.default_config(),
-        };
+        let text = std::fs::read_to_string(format!("payload-fixtures/{}/config.yaml", kind.name())).unwrap();
+        let config = kind.parse_config(&text, kind.name().as_ref()).unwrap();
         for strategy in [Strategy::REUSE_ENCODE_ONCE, Strategy::REUSE_REENCODE] {
             for budget in [64 << 10, 1 << 20] {
                 let mut source = config.build(42, strategy).unwrap();

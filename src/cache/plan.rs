@@ -37,6 +37,9 @@ impl BlockSize {
         if min > max {
             return Err(Error::argument("block size", self.to_string(), "the range's minimum exceeds its maximum"));
         }
+        if max > crate::fill::MAX_BUDGET {
+            return Err(Error::argument("block size", self.to_string(), "blocks are at most 1GiB"));
+        }
         Ok(self)
     }
 
@@ -190,7 +193,7 @@ impl BlockPlan {
             Amount::Blocks(0) => return Err(Error::argument("block count", "0", "must be at least 1")),
             Amount::Blocks(n) => n,
             Amount::Total(total) => {
-                let n = blocks_within(seed, size, total);
+                let n = blocks_within(seed, size, total)?;
                 if n == 0 {
                     return Err(Error::argument(
                         "total",
@@ -268,19 +271,28 @@ impl BlockPlan {
     }
 }
 
+/// Most blocks a `--total` with a block-size range may plan: counting them draws every block's
+/// budget, so the count must stay bounded (about a second of work at this limit).
+pub const MAX_RANGE_BLOCKS: u64 = 1 << 26;
+
 /// The largest `n` with `budget(0) + … + budget(n - 1) <= total`.
-fn blocks_within(seed: u64, size: BlockSize, total: u64) -> u64 {
+fn blocks_within(seed: u64, size: BlockSize, total: u64) -> Result<u64> {
     match size {
-        BlockSize::Fixed(n) => total / n as u64,
+        BlockSize::Fixed(n) => Ok(total / n as u64),
         BlockSize::Range { .. } => {
             let (mut n, mut sum) = (0u64, 0u64);
-            loop {
+            while n <= MAX_RANGE_BLOCKS {
                 sum = sum.saturating_add(size.budget(seed, n) as u64);
                 if sum > total {
-                    return n;
+                    return Ok(n);
                 }
                 n += 1;
             }
+            Err(Error::argument(
+                "total",
+                total.to_string(),
+                format!("holds more than {MAX_RANGE_BLOCKS} blocks of {size}; use larger blocks or a fixed block size"),
+            ))
         }
     }
 }

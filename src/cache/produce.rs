@@ -33,7 +33,18 @@ pub fn check_threads(threads: usize) -> Result<usize> {
     if threads == 0 {
         return Err(Error::argument("threads", "0", "must be at least 1"));
     }
+    if threads > MAX_THREADS {
+        return Err(Error::argument("threads", threads.to_string(), format!("must be at most {MAX_THREADS}")));
+    }
     Ok(threads)
+}
+
+/// Most worker threads a build or stream may use: each holds its own generator and buffers.
+pub const MAX_THREADS: usize = 256;
+
+/// The error for a worker thread the operating system refused to start.
+fn spawn_failed(source: std::io::Error) -> Error {
+    Error::Io { target: "a worker thread".to_string(), source }
 }
 
 /// One block handed to a [`Producer::stream`] consumer, in index order.
@@ -86,7 +97,7 @@ impl<'a> Producer<'a> {
     /// builds the first generator and checks that the smallest budget can hold a member.
     ///
     /// # Errors
-    /// [`Error::Config`] for an invalid config; [`Error::BudgetTooSmall`] naming the format, the
+    /// [`Error::Config`] for an invalid config; [`Error::BudgetBelowMinimum`] naming the format, the
     /// block size and the smallest member size when the plan's smallest budget cannot hold one.
     pub fn new(config: &'a FormatConfig, strategy: StrategyChoice, plan: &'a BlockPlan) -> Result<Self> {
         let strategy = match strategy {
@@ -128,11 +139,15 @@ impl<'a> Producer<'a> {
         let plan = parts.plan;
         let len = usize::try_from(plan.len())
             .map_err(|_| Error::argument("block count", plan.len().to_string(), "too many blocks"))?;
-        let mut slots = vec![CachedBlock::EMPTY; len];
+        let mut slots = Vec::new();
+        slots
+            .try_reserve_exact(len)
+            .map_err(|_| Error::argument("block count", plan.len().to_string(), "too many blocks to keep in memory"))?;
+        slots.resize(len, CachedBlock::EMPTY);
         let queue = Mutex::new(slots.iter_mut().zip(plan.indices()));
         let failed = AtomicBool::new(false);
         let run = |mut worker: Worker<'a>| -> Result<(), (u64, Error)> {
-            let mut buf = Vec::with_capacity(plan.block_size().max());
+            let mut buf = Vec::new();
             while !failed.load(Ordering::Relaxed) {
                 let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
                 let Some((slot, index)) = next else { break };
@@ -150,10 +165,17 @@ impl<'a> Producer<'a> {
         };
         let results: Vec<Result<(), (u64, Error)>> = std::thread::scope(|s| {
             let others: Vec<_> = (1..threads.min(len))
-                .map(|_| s.spawn(|| parts.worker().map_err(|e| (u64::MAX, e)).and_then(run)))
+                .map(|_| {
+                    std::thread::Builder::new()
+                        .spawn_scoped(s, || parts.worker().map_err(|e| (u64::MAX, e)).and_then(run))
+                        .map_err(|e| (u64::MAX, spawn_failed(e)))
+                })
                 .collect();
             let mut results = vec![run(worker0)];
-            results.extend(others.into_iter().map(|h| h.join().unwrap_or_else(|_| Err((u64::MAX, panicked())))));
+            results.extend(others.into_iter().map(|h| match h {
+                Ok(h) => h.join().unwrap_or_else(|_| Err((u64::MAX, panicked()))),
+                Err(e) => Err(e),
+            }));
             results
         });
         // Workers claim indices in order, so the lowest failing index is the same on any thread
@@ -182,7 +204,7 @@ impl<'a> Producer<'a> {
             sink(StreamedBlock { index, budget: plan.budget(index), filled, bytes })
         };
         if lanes <= 1 {
-            let mut buf = Vec::with_capacity(plan.block_size().max());
+            let mut buf = Vec::new();
             for index in plan.indices() {
                 let filled = worker0.produce(index, &mut buf)?;
                 emit(index, filled, &buf)?;
@@ -199,10 +221,12 @@ impl<'a> Producer<'a> {
                 let (done_tx, done_rx) = mpsc::sync_channel::<Result<Done>>(STREAM_DEPTH);
                 let (spare_tx, spare_rx) = mpsc::channel::<Vec<u8>>();
                 let start = worker0.take();
-                s.spawn(move || {
-                    let worker = start.map_or_else(|| parts.worker(), Ok);
-                    lane_loop(plan, worker, lane, lanes, &done_tx, &spare_rx);
-                });
+                std::thread::Builder::new()
+                    .spawn_scoped(s, move || {
+                        let worker = start.map_or_else(|| parts.worker(), Ok);
+                        lane_loop(plan, worker, lane, lanes, &done_tx, &spare_rx);
+                    })
+                    .map_err(spawn_failed)?;
                 channels.push((done_rx, spare_tx));
             }
             for position in 0..plan.len() {
@@ -243,7 +267,7 @@ fn lane_loop(
     };
     for position in (lane as u64..plan.len()).step_by(lanes) {
         let index = plan.index(position);
-        let mut buf = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(plan.block_size().max()));
+        let mut buf = spare.try_recv().unwrap_or_default();
         let result = worker.produce(index, &mut buf).map(|filled| Done { index, filled, buf });
         let stop = result.is_err();
         if done.send(result).is_err() || stop {

@@ -116,7 +116,7 @@ pub fn run(args: CalibrateArgs, alloc: &'static CountingAlloc) -> Result<ExitCod
     }
     let cal = result?;
 
-    print!("{}\n{}", report::text_table(&cal), report::summary(&cal));
+    super::write_stdout(&format!("{}\n{}", report::text_table(&cal), report::summary(&cal)))?;
 
     let mut files: Vec<(PathBuf, String)> = Vec::new();
     if let Some(path) = &args.write {

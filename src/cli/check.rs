@@ -23,6 +23,6 @@ pub struct CheckArgs {
 /// Runs the command: exit 0 when every check passes, 1 on any regression.
 pub fn run(args: CheckArgs, alloc: &'static CountingAlloc) -> Result<ExitCode> {
     let report = payforge::check::run(&args.fixtures, args.bless, alloc)?;
-    print!("{report}");
+    super::write_stdout(&report.to_string())?;
     Ok(if report.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

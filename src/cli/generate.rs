@@ -111,6 +111,14 @@ pub fn run(args: GenerateArgs, alloc: &'static CountingAlloc) -> Result<ExitCode
         (None, None) => return Err(Error::argument("amount", "", "give --blocks or --total")),
     };
     let plan = BlockPlan::new(args.seed, args.block_size, amount)?.with_shard(args.shard.unwrap_or_default())?;
+    let setup_start = alloc.begin();
+    let config = match &args.config {
+        Some(path) => args.format.load_config(path)?,
+        None => args.format.default_config(),
+    };
+    let producer = Producer::new(&config, args.strategy, &plan)?;
+    let setup = alloc.end(&setup_start);
+    // Outputs are opened only now, so a bad config or budget never truncates an existing file.
     let mut sink = match (&args.output, &args.output_dir) {
         (_, Some(dir)) => Sink::dir(dir)?,
         (Some(path), None) if path.as_os_str() != "-" => Sink::file(path)?,
@@ -120,14 +128,6 @@ pub fn run(args: GenerateArgs, alloc: &'static CountingAlloc) -> Result<ExitCode
         (None, None) if args.fingerprint => Sink::Discard,
         _ => Sink::stdout()?,
     };
-
-    let setup_start = alloc.begin();
-    let config = match &args.config {
-        Some(path) => args.format.load_config(path)?,
-        None => args.format.default_config(),
-    };
-    let producer = Producer::new(&config, args.strategy, &plan)?;
-    let setup = alloc.end(&setup_start);
     let strategy = producer.strategy();
     if args.verbose || args.memory_stats {
         eprintln!("strategy: {strategy}{}", if args.strategy == StrategyChoice::Auto { " (auto)" } else { "" });
@@ -157,7 +157,7 @@ pub fn run(args: GenerateArgs, alloc: &'static CountingAlloc) -> Result<ExitCode
     progress.finish();
 
     if let Some(fp) = fingerprint {
-        println!("{}", fp.finish());
+        super::write_stdout(&format!("{}\n", fp.finish()))?;
     }
     if args.memory_stats {
         eprint!("{}{}", setup.lines("setup"), generation.lines("generate"));

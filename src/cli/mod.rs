@@ -52,6 +52,16 @@ pub fn run(alloc: &'static CountingAlloc) -> ExitCode {
     }
 }
 
+/// Writes `text` to stdout, reporting failure (a closed pipe, a full disk) as an error instead of
+/// panicking the way `print!` does. A closed pipe then ends the run quietly.
+fn write_stdout(text: &str) -> payforge::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|source| payforge::Error::Io { target: "stdout".to_string(), source })
+}
+
 /// Parses a size argument for clap (`65536`, `64KiB`, `1MiB`).
 fn parse_size_arg(s: &str) -> Result<u64, String> {
     payforge::size::parse_size("size", s).map_err(|e| e.to_string())

@@ -181,7 +181,7 @@ impl Format for Syslog5424 {
             sd_id: None,
             sd_params: [(0, 0); 8],
             sd_param_count: 0,
-            level: 0,
+            level: LEVELS.iter().enumerate().min_by_key(|(_, l)| l.len()).map_or(0, |(i, _)| i as u8),
             event: 0,
             request_id: 0,
             duration_ms: 0,
