@@ -210,7 +210,7 @@ fn a_block_whose_first_member_cannot_fit_fails_the_build() {
             &plan(0, BlockSize::Fixed(8), Amount::Blocks(4)),
             2,
         ));
-        assert!(err.contains(kind.name()) && err.contains("8 bytes") && err.contains("smallest block"), "{err}");
+        assert!(err.contains(kind.name()) && err.contains("8 bytes") && err.contains("smallest"), "{err}");
 
         // At the smallest one-member block, some block's first member is longer: the build fails
         // at the same (lowest) block on any thread count, and stores nothing.
