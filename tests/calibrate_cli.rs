@@ -86,7 +86,7 @@ fn bad_input_fails_clearly_and_writes_nothing() {
         (&["--block-sizes", "4KiB,512KiB"], "smaller than one block of 512KiB"),
         (&["--repetitions", "0"], "repetitions"),
         (&["--write", "missing-dir/sel.toml"], "missing-dir/sel.toml"),
-        (&["--block-sizes", "16"], "cannot hold a single member"),
+        (&["--block-sizes", "16"], "below the smallest block"),
     ];
     for (extra, needle) in cases {
         let mut args = vec!["calibrate", "--volume", "256KiB"];
