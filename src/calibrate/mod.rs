@@ -139,15 +139,23 @@ pub fn measure_strategies(
     on_step("warm-up");
     let mut times = vec![Vec::with_capacity(spec.repetitions); sources.len()];
     let mut runs = vec![BlockRun::default(); sources.len()];
-    for rep in 0..spec.repetitions {
-        for (i, source) in sources.iter_mut().enumerate() {
-            let started = Instant::now();
-            runs[i] = BlockRun::generate(source.as_mut(), p.seed, 0, p.block_size, p.volume)?;
-            times[i].push(started.elapsed().as_secs_f64());
+    // Timed passes run with counting off, so the counter's cost per allocator call (which only
+    // the `fresh` strategies pay) cannot skew the comparison; counting is restored after.
+    let was_counting = alloc.set_counting(false);
+    let timed = (|| -> Result<()> {
+        for rep in 0..spec.repetitions {
+            for (i, source) in sources.iter_mut().enumerate() {
+                let started = Instant::now();
+                runs[i] = BlockRun::generate(source.as_mut(), p.seed, 0, p.block_size, p.volume)?;
+                times[i].push(started.elapsed().as_secs_f64());
+            }
+            on_step(&format!("repetition {}/{}", rep + 1, spec.repetitions));
         }
-        on_step(&format!("repetition {}/{}", rep + 1, spec.repetitions));
-    }
+        Ok(())
+    })();
     drop(sources);
+    alloc.set_counting(was_counting);
+    timed?;
     let mut out = Vec::with_capacity(strategies.len());
     for ((&strategy, times), run) in strategies.iter().zip(times).zip(runs) {
         let profile = alloc_profile(alloc, config, strategy, &p)?;

@@ -111,6 +111,8 @@ pub fn run(args: GenerateArgs, alloc: &'static CountingAlloc) -> Result<ExitCode
         (None, None) => return Err(Error::argument("amount", "", "give --blocks or --total")),
     };
     let plan = BlockPlan::new(args.seed, args.block_size, amount)?.with_shard(args.shard.unwrap_or_default())?;
+    // Counting costs about 20 ns per allocator call: pay it only when the counts are printed.
+    alloc.set_counting(args.memory_stats);
     let setup_start = alloc.begin();
     let config = match &args.config {
         Some(path) => args.format.load_config(path)?,
