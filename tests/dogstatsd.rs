@@ -415,6 +415,11 @@ fn every_config_error_names_key_and_value() {
         ("name_length: {constant: 0}", "dogstatsd.name_length", "constant: 0"),
         ("tag_length: {inclusive: {min: 2, max: 10}}", "dogstatsd.tag_length", "min: 2"),
         ("tags_per_msg: {constant: 300}", "dogstatsd.tags_per_msg", "300"),
+        (
+            "contexts: {constant: 10000000}\ntags_per_msg: {constant: 255}\ntag_length: {constant: 1000}",
+            "dogstatsd.contexts",
+            "constant: 10000000",
+        ),
         ("multivalue_count: {inclusive: {min: 8, max: 2}}", "dogstatsd.multivalue_count", "min: 8"),
         ("multivalue_pack_probability: 1.5", "dogstatsd.multivalue_pack_probability", "1.5"),
         ("multivalue_pack_probability: .nan", "dogstatsd.multivalue_pack_probability", "NaN"),

@@ -12,6 +12,10 @@ pub const MAX_CONTEXTS: u64 = 10_000_000;
 pub const MAX_NAME_LENGTH: u64 = 4_096;
 /// Shortest tag: `k:v`.
 pub const MIN_TAG_LENGTH: u64 = 3;
+
+/// Largest context arena (names and joined tags) a config may need: 2 GiB, safely within the
+/// arena's u32 offsets and far above realistic configs (the defaults need about 11 MB).
+pub const MAX_ARENA_BYTES: u64 = 2 << 30;
 /// Smallest `unique_tag_ratio` (lading's limit: below it tagsets barely vary).
 pub const MIN_UNIQUE_TAG_RATIO: f64 = 0.01;
 
@@ -226,6 +230,20 @@ impl Config {
         self.tag_length.validate("dogstatsd.tag_length", MIN_TAG_LENGTH..=u16_max)?;
         self.tags_per_msg.validate("dogstatsd.tags_per_msg", 0..=u64::from(u8::MAX))?;
         self.multivalue_count.validate("dogstatsd.multivalue_count", 0..=u16_max)?;
+        // Contexts live in one arena addressed by u32 offsets: bound its worst-case size.
+        let per_context = self.name_length.max() + 1 + self.tags_per_msg.max() * (self.tag_length.max() + 1);
+        let arena = self.contexts.max().saturating_mul(per_context);
+        if arena > MAX_ARENA_BYTES {
+            return Err(Error::config(
+                "dogstatsd.contexts",
+                self.contexts,
+                format!(
+                    "with name_length {} and tags_per_msg {} of tag_length {}, contexts could need {arena} bytes; \
+                     at most {MAX_ARENA_BYTES} are allowed: lower contexts or the lengths",
+                    self.name_length, self.tags_per_msg, self.tag_length
+                ),
+            ));
+        }
         validate_probability("dogstatsd.multivalue_pack_probability", self.multivalue_pack_probability)?;
         self.sampling_range.validate("dogstatsd.sampling_range", 0.0..=1.0)?;
         validate_probability("dogstatsd.sampling_probability", self.sampling_probability)?;
