@@ -112,7 +112,7 @@ impl Fixture {
     /// # Errors
     /// Never in practice; a serialization error is reported as [`Error::Io`] on `path`.
     pub fn to_toml(&self, path: &Path) -> Result<String> {
-        let body = toml::to_string(self).map_err(|e| io_error(path, std::io::Error::other(e)))?;
+        let body = toml::to_string(self).map_err(|e| io_error("serialise", path, std::io::Error::other(e)))?;
         Ok(format!(
             "# Golden fixture of `payforge check`, written by `payforge check --bless`.\n\
              # format, seed, block_size, blocks and warm_up_blocks are inputs: edit them, then bless.\n\
@@ -524,10 +524,10 @@ pub fn run(dir: &Path, bless: bool, alloc: &CountingAlloc) -> Result<Report> {
 }
 
 fn fixture_folders(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = std::fs::read_dir(dir).map_err(|e| io_error(dir, e))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| io_error("read", dir, e))?;
     let mut folders = Vec::new();
     for entry in entries {
-        let path = entry.map_err(|e| io_error(dir, e))?.path();
+        let path = entry.map_err(|e| io_error("read", dir, e))?.path();
         if path.join(CONFIG_FILE).is_file() {
             folders.push(path);
         }
@@ -579,7 +579,7 @@ fn write_fixture(folder: &Path, kind: FormatKind, config: &FormatConfig, old: &F
     for stale in SAMPLE_FILES.iter().filter(|&&f| f != file) {
         let path = folder.join(stale);
         if path.exists() {
-            std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
+            std::fs::remove_file(&path).map_err(|e| io_error("remove", &path, e))?;
         }
     }
     write_atomic(&folder.join(file), &text)
@@ -607,12 +607,12 @@ fn render_sample(kind: FormatKind, block: &[u8], seed: u64, budget: usize) -> (&
 fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{file}.tmp"));
-    std::fs::write(&tmp, contents).map_err(|e| io_error(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io_error(path, e))
+    std::fs::write(&tmp, contents).map_err(|e| io_error("write", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io_error("write", path, e))
 }
 
-fn io_error(path: &Path, source: std::io::Error) -> Error {
-    Error::Io { target: path.display().to_string(), source }
+fn io_error(action: &'static str, path: &Path, source: std::io::Error) -> Error {
+    Error::io(action, path.display(), source)
 }
 
 #[cfg(test)]

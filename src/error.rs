@@ -93,9 +93,11 @@ pub enum Error {
         /// The parser's message (it names the key and line).
         reason: String,
     },
-    /// Writing output failed.
-    #[error("cannot write {target}: {source}")]
+    /// Reading input, writing output or starting a thread failed.
+    #[error("cannot {action} {target}: {source}")]
     Io {
+        /// What was attempted: `read`, `write`, `start`, ...
+        action: &'static str,
         /// What was being written (a path or `stdout`).
         target: String,
         /// The underlying error.
@@ -139,6 +141,11 @@ impl Error {
     /// Shorthand for an [`Error::Argument`].
     pub fn argument(what: &'static str, value: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::Argument { what, value: value.into(), reason: reason.into() }
+    }
+
+    /// Shorthand for an [`Error::Io`].
+    pub fn io(action: &'static str, target: impl std::fmt::Display, source: std::io::Error) -> Self {
+        Error::Io { action, target: target.to_string(), source }
     }
 
     /// True when the error is a broken pipe (the reader went away): callers end quietly.

@@ -44,7 +44,7 @@ pub const MAX_THREADS: usize = 256;
 
 /// The error for a worker thread the operating system refused to start.
 fn spawn_failed(source: std::io::Error) -> Error {
-    Error::Io { target: "a worker thread".to_string(), source }
+    Error::io("start", "a worker thread", source)
 }
 
 /// One block handed to a [`Producer::stream`] consumer, in index order.

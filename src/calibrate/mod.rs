@@ -424,11 +424,11 @@ fn round3(x: f64) -> f64 {
 pub fn check_writable(path: &Path) -> Result<()> {
     if path.is_dir() {
         let source = std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory, expected a file path");
-        return Err(Error::Io { target: path.display().to_string(), source });
+        return Err(Error::io("write", path.display(), source));
     }
     let temp = temp_path(path, "check");
-    std::fs::write(&temp, b"").map_err(|source| Error::Io { target: path.display().to_string(), source })?;
-    std::fs::remove_file(&temp).map_err(|source| Error::Io { target: temp.display().to_string(), source })
+    std::fs::write(&temp, b"").map_err(|source| Error::io("write", path.display(), source))?;
+    std::fs::remove_file(&temp).map_err(|source| Error::io("remove", temp.display(), source))
 }
 
 /// Writes every `(path, contents)` all-or-nothing, as far as the file system allows: each goes
@@ -443,11 +443,11 @@ pub fn write_files(files: &[(PathBuf, String)]) -> Result<()> {
         let temp = temp_path(path, "new");
         let written = std::fs::write(&temp, text);
         temps.push(temp);
-        written.map_err(|source| Error::Io { target: path.display().to_string(), source })
+        written.map_err(|source| Error::io("write", path.display(), source))
     });
     let result = result.and_then(|()| {
         files.iter().zip(&temps).try_for_each(|((path, _), temp)| {
-            std::fs::rename(temp, path).map_err(|source| Error::Io { target: path.display().to_string(), source })
+            std::fs::rename(temp, path).map_err(|source| Error::io("write", path.display(), source))
         })
     });
     if result.is_err() {

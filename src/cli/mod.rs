@@ -59,7 +59,7 @@ fn write_stdout(text: &str) -> payforge::Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
-        .map_err(|source| payforge::Error::Io { target: "stdout".to_string(), source })
+        .map_err(|source| payforge::Error::io("write", "stdout", source))
 }
 
 /// Parses a size argument for clap (`65536`, `64KiB`, `1MiB`).

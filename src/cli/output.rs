@@ -58,5 +58,5 @@ impl Sink {
 }
 
 fn io(target: &str, source: std::io::Error) -> Error {
-    Error::Io { target: target.to_string(), source }
+    Error::io("write", target, source)
 }
