@@ -14,6 +14,9 @@ use payforge::{BlockRng, FormatKind, Strategy, StrategyChoice};
 #[global_allocator]
 static A: CountingAlloc = CountingAlloc::system();
 
+/// Thread handles, channels and other small bookkeeping outside the formula.
+const SMALL_OVERHEAD: u64 = 64 * 1024;
+
 fn main() -> payforge::Result<()> {
     let mut args = std::env::args().skip(1).map(|a| a.parse::<u64>().ok());
     let total_mib = args.next().flatten().unwrap_or(256);
@@ -23,16 +26,17 @@ fn main() -> payforge::Result<()> {
     for kind in FormatKind::ALL {
         let config = kind.default_config();
         let plan = BlockPlan::new(0, BlockSize::Fixed(block), Amount::Total(total_mib << 20))?;
-        // Generator state: set-up plus the working buffers in their steady state, i.e. after a
-        // few blocks, once reuse buffers have their headroom (the block buffer is excluded).
+        // Generator state: the pools (built once, shared by every thread) plus, per thread, what
+        // the working buffers hold beyond one block in the steady state (reuse headroom).
         let mut out = Vec::with_capacity(block);
         let start = A.begin();
         let mut source = config.build(0, strategy)?;
-        for i in 0..4 {
+        let pools = A.end(&start).peak_live_bytes;
+        for i in 0..32 {
             out.clear();
             source.fill(&mut BlockRng::for_block(0, i), block, &mut out)?;
         }
-        let state = A.end(&start).peak_live_bytes;
+        let headroom = (A.end(&start).peak_live_bytes - pools).saturating_sub(block as u64);
         drop(source);
         let mut times: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
         for _ in 0..reps {
@@ -48,7 +52,9 @@ fn main() -> payforge::Result<()> {
                 let t = cache.total_bytes();
                 let bound = t
                     + (cache.len() * BlockCache::OVERHEAD_PER_BLOCK) as u64
-                    + threads as u64 * (2 * block as u64 + state);
+                    + threads as u64 * (2 * block as u64 + headroom)
+                    + pools
+                    + SMALL_OVERHEAD;
                 times[threads - 1].push(t as f64 / secs / f64::from(1 << 30));
                 println!(
                     "{kind} threads={threads}: {:.2} GiB/s wall {secs:.3} s cpu user {user:.2} s sys {sys:.2} s, \

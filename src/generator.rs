@@ -7,10 +7,12 @@ use crate::format::Format;
 use crate::rng::BlockRng;
 use crate::strategy::{BufferPolicy, Strategy};
 
-/// A format with a strategy and (for `reuse`) the buffers it keeps between blocks.
+/// A format with a strategy and (for `reuse`) the buffers it keeps between blocks. The format
+/// (its pools and contexts) is shared: [`BlockSource::fork`] gives another thread its own
+/// buffers over the same format without building it again.
 #[derive(Debug)]
 pub struct Generator<F: Format> {
-    format: F,
+    format: std::sync::Arc<F>,
     strategy: Strategy,
     workspace: Workspace<F::Member>,
     block: Vec<u8>,
@@ -19,7 +21,7 @@ pub struct Generator<F: Format> {
 impl<F: Format> Generator<F> {
     /// Binds `format` to `strategy`.
     pub fn new(format: F, strategy: Strategy) -> Self {
-        Self { format, strategy, workspace: Workspace::default(), block: Vec::new() }
+        Self { format: std::sync::Arc::new(format), strategy, workspace: Workspace::default(), block: Vec::new() }
     }
 
     /// The format.
@@ -66,9 +68,13 @@ pub trait BlockSource: Send {
 
     /// Bytes of buffer capacity the generator keeps between blocks.
     fn retained_bytes(&self) -> usize;
+
+    /// A generator with the same format and strategy and buffers of its own, for another thread.
+    /// The format is shared, not rebuilt, so this costs a few allocations and no setup time.
+    fn fork(&self) -> Box<dyn BlockSource>;
 }
 
-impl<F: Format> BlockSource for Generator<F> {
+impl<F: Format + 'static> BlockSource for Generator<F> {
     fn format_name(&self) -> &'static str {
         self.format.name()
     }
@@ -82,7 +88,7 @@ impl<F: Format> BlockSource for Generator<F> {
     }
 
     fn fill(&mut self, rng: &mut BlockRng, budget: usize, out: &mut Vec<u8>) -> Result<Filled> {
-        fill(&self.format, self.strategy, &mut self.workspace, rng, budget, out)
+        fill(&*self.format, self.strategy, &mut self.workspace, rng, budget, out)
     }
 
     fn next_block(&mut self, rng: &mut BlockRng, budget: usize) -> Result<(&[u8], Filled)> {
@@ -90,11 +96,20 @@ impl<F: Format> BlockSource for Generator<F> {
             BufferPolicy::Fresh => self.block = Vec::new(),
             BufferPolicy::Reuse => self.block.clear(),
         }
-        let filled = fill(&self.format, self.strategy, &mut self.workspace, rng, budget, &mut self.block)?;
+        let filled = fill(&*self.format, self.strategy, &mut self.workspace, rng, budget, &mut self.block)?;
         Ok((&self.block, filled))
     }
 
     fn retained_bytes(&self) -> usize {
         self.workspace.retained_bytes() + self.block.capacity()
+    }
+
+    fn fork(&self) -> Box<dyn BlockSource> {
+        Box::new(Generator {
+            format: std::sync::Arc::clone(&self.format),
+            strategy: self.strategy,
+            workspace: Workspace::default(),
+            block: Vec::new(),
+        })
     }
 }

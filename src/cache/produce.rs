@@ -60,34 +60,21 @@ pub struct StreamedBlock<'a> {
     pub bytes: &'a [u8],
 }
 
-/// A format, a resolved strategy and a plan, with the first generator already set up (so config
+/// A format, a resolved strategy and a plan, with the generator already set up (so config
 /// errors and block sizes that can never hold a member are reported before any thread starts).
+/// Other threads get forks of it: the format's pools are built once and shared.
 pub struct Producer<'a> {
-    parts: Parts<'a>,
-    first: Box<dyn BlockSource>,
-}
-
-/// What every worker thread needs to set up its own generator.
-#[derive(Clone, Copy)]
-struct Parts<'a> {
-    config: &'a FormatConfig,
     strategy: Strategy,
     plan: &'a BlockPlan,
-}
-
-impl<'a> Parts<'a> {
-    /// A worker with a new generator (same config and seed, so the same setup).
-    fn worker(self) -> Result<Worker<'a>> {
-        Ok(Worker { plan: self.plan, source: self.config.build(self.plan.seed(), self.strategy)? })
-    }
+    first: Box<dyn BlockSource>,
 }
 
 impl std::fmt::Debug for Producer<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Producer")
             .field("format", &self.first.format_name())
-            .field("strategy", &self.parts.strategy)
-            .field("plan", &self.parts.plan)
+            .field("strategy", &self.strategy)
+            .field("plan", &self.plan)
             .finish_non_exhaustive()
     }
 }
@@ -106,12 +93,12 @@ impl<'a> Producer<'a> {
         };
         let first = config.build(plan.seed(), strategy)?;
         first.check_budget(plan.block_size().min())?;
-        Ok(Self { parts: Parts { config, strategy, plan }, first })
+        Ok(Self { strategy, plan, first })
     }
 
     /// The concrete strategy in use.
     pub fn strategy(&self) -> Strategy {
-        self.parts.strategy
+        self.strategy
     }
 
     /// The format's name.
@@ -119,9 +106,12 @@ impl<'a> Producer<'a> {
         self.first.format_name()
     }
 
-    /// The first generator as thread 0's worker, and what the other threads need.
-    fn split(self) -> (Worker<'a>, Parts<'a>) {
-        (Worker { plan: self.parts.plan, source: self.first }, self.parts)
+    /// `n` workers (at least one): the set-up generator and `n - 1` forks of it.
+    fn workers(self, n: usize) -> Vec<Worker<'a>> {
+        let plan = self.plan;
+        let mut workers: Vec<Worker<'a>> = (1..n.max(1)).map(|_| Worker { plan, source: self.first.fork() }).collect();
+        workers.insert(0, Worker { plan, source: self.first });
+        workers
     }
 
     /// Builds every block of the plan on `threads` threads into a [`BlockCache`]. Each block is
@@ -135,8 +125,7 @@ impl<'a> Producer<'a> {
     pub fn build_cache(self, threads: usize) -> Result<BlockCache> {
         let threads = check_threads(threads)?;
         let format = self.format_name();
-        let (worker0, parts) = self.split();
-        let plan = parts.plan;
+        let plan = self.plan;
         let len = usize::try_from(plan.len())
             .map_err(|_| Error::argument("block count", plan.len().to_string(), "too many blocks"))?;
         let mut slots = Vec::new();
@@ -163,15 +152,15 @@ impl<'a> Producer<'a> {
             }
             Ok(())
         };
+        let mut workers = self.workers(threads.min(len)).into_iter();
+        let worker0 = workers.next();
         let results: Vec<Result<(), (u64, Error)>> = std::thread::scope(|s| {
-            let others: Vec<_> = (1..threads.min(len))
-                .map(|_| {
-                    std::thread::Builder::new()
-                        .spawn_scoped(s, || parts.worker().map_err(|e| (u64::MAX, e)).and_then(run))
-                        .map_err(|e| (u64::MAX, spawn_failed(e)))
+            let others: Vec<_> = workers
+                .map(|worker| {
+                    std::thread::Builder::new().spawn_scoped(s, || run(worker)).map_err(|e| (u64::MAX, spawn_failed(e)))
                 })
                 .collect();
-            let mut results = vec![run(worker0)];
+            let mut results: Vec<_> = worker0.into_iter().map(&run).collect();
             results.extend(others.into_iter().map(|h| match h {
                 Ok(h) => h.join().unwrap_or_else(|_| Err((u64::MAX, panicked()))),
                 Err(e) => Err(e),
@@ -197,35 +186,32 @@ impl<'a> Producer<'a> {
     /// first block (in index order) that could not be built.
     pub fn stream(self, threads: usize, mut sink: impl FnMut(StreamedBlock<'_>) -> Result<()>) -> Result<()> {
         let threads = check_threads(threads)?;
-        let (mut worker0, parts) = self.split();
-        let plan = parts.plan;
-        let lanes = usize::try_from(plan.len()).unwrap_or(usize::MAX).min(threads);
+        let plan = self.plan;
+        let lanes = usize::try_from(plan.len()).unwrap_or(usize::MAX).min(threads).max(1);
         let mut emit = |index: u64, filled: Filled, bytes: &[u8]| {
             sink(StreamedBlock { index, budget: plan.budget(index), filled, bytes })
         };
-        if lanes <= 1 {
+        let mut workers = self.workers(lanes);
+        if lanes == 1 {
             let mut buf = Vec::new();
-            for index in plan.indices() {
-                let filled = worker0.produce(index, &mut buf)?;
-                emit(index, filled, &buf)?;
+            for worker in &mut workers {
+                for index in plan.indices() {
+                    let filled = worker.produce(index, &mut buf)?;
+                    emit(index, filled, &buf)?;
+                }
             }
             return Ok(());
         }
-        let mut worker0 = Some(worker0);
         std::thread::scope(|s| {
             // Lane `w` builds positions w, w + lanes, …; the writer takes them round robin, which
             // is index order. Each lane's channel holds STREAM_DEPTH finished blocks, and spent
             // buffers go back to the lane for reuse.
             let mut channels = Vec::with_capacity(lanes);
-            for lane in 0..lanes {
+            for (lane, worker) in workers.into_iter().enumerate() {
                 let (done_tx, done_rx) = mpsc::sync_channel::<Result<Done>>(STREAM_DEPTH);
                 let (spare_tx, spare_rx) = mpsc::channel::<Vec<u8>>();
-                let start = worker0.take();
                 std::thread::Builder::new()
-                    .spawn_scoped(s, move || {
-                        let worker = start.map_or_else(|| parts.worker(), Ok);
-                        lane_loop(plan, worker, lane, lanes, &done_tx, &spare_rx);
-                    })
+                    .spawn_scoped(s, move || lane_loop(plan, worker, lane, lanes, &done_tx, &spare_rx))
                     .map_err(spawn_failed)?;
                 channels.push((done_rx, spare_tx));
             }
@@ -252,19 +238,12 @@ struct Done {
 /// or when the writer has gone.
 fn lane_loop(
     plan: &BlockPlan,
-    worker: Result<Worker<'_>>,
+    mut worker: Worker<'_>,
     lane: usize,
     lanes: usize,
     done: &mpsc::SyncSender<Result<Done>>,
     spare: &mpsc::Receiver<Vec<u8>>,
 ) {
-    let mut worker = match worker {
-        Ok(worker) => worker,
-        Err(e) => {
-            let _ = done.send(Err(e));
-            return;
-        }
-    };
     for position in (lane as u64..plan.len()).step_by(lanes) {
         let index = plan.index(position);
         let mut buf = spare.try_recv().unwrap_or_default();
