@@ -1,26 +1,15 @@
-//! The block cache: thread-count independence, sharding, the memory bound, cycling handles, bad
+//! The block cache: thread-count independence, sharding, cycling handles, bad
 //! input, blocks whose first member cannot fit, and the CLI's `--threads` and `--shard`.
 //!
-//! This binary installs the counting allocator. The memory test takes the write side of `LOCK` so
-//! no other test of this binary allocates while it measures; every other test takes the read side.
+//! The memory bound is checked in `cache_memory.rs`, a binary of its own, so that nothing else
+//! allocates while it counts.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::{RwLock, RwLockReadGuard};
 
 use payforge::cache::{Amount, BlockCache, BlockPlan, BlockSize, Producer, Shard};
-use payforge::measure::CountingAlloc;
 use payforge::{Error, FormatConfig, FormatKind, Strategy, StrategyChoice};
-
-#[global_allocator]
-static A: CountingAlloc = CountingAlloc::system();
-
-static LOCK: RwLock<()> = RwLock::new(());
-
-fn shared() -> RwLockReadGuard<'static, ()> {
-    LOCK.read().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 fn plan(seed: u64, size: BlockSize, amount: Amount) -> BlockPlan {
     BlockPlan::new(seed, size, amount).unwrap()
@@ -37,7 +26,6 @@ fn contents(cache: &BlockCache) -> Vec<(u64, usize, Vec<u8>)> {
 
 #[test]
 fn thread_count_does_not_change_the_cache() {
-    let _g = shared();
     let range = BlockSize::Range { min: 2048, max: 16 * 1024 };
     for kind in FormatKind::ALL {
         for size in [BlockSize::Fixed(8 * 1024), range] {
@@ -70,7 +58,6 @@ fn thread_count_does_not_change_the_cache() {
 
 #[test]
 fn sampled_sizes_do_not_shift_the_member_stream() {
-    let _g = shared();
     // Block i with a sampled budget starts with the same members as with a fixed one.
     let config = FormatKind::Syslog5424.default_config();
     let fixed = build(&config, &plan(3, BlockSize::Fixed(64 * 1024), Amount::Blocks(5)), 1);
@@ -82,7 +69,6 @@ fn sampled_sizes_do_not_shift_the_member_stream() {
 
 #[test]
 fn shards_union_is_the_stream_interleaved() {
-    let _g = shared();
     let config = FormatKind::DatadogLogs.default_config();
     let whole = plan(11, BlockSize::Fixed(4096), Amount::Total(40 * 4096 + 100));
     assert_eq!(whole.logical_blocks(), 40);
@@ -103,59 +89,7 @@ fn shards_union_is_the_stream_interleaved() {
 }
 
 #[test]
-fn memory_peak_stays_within_the_bound() {
-    let _g = LOCK.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let config = FormatKind::Syslog5424.default_config();
-    let block = 64 * 1024;
-    let threads = 2;
-    let p = plan(5, BlockSize::Fixed(block), Amount::Total(4 << 20));
-    let strategy = StrategyChoice::Fixed(Strategy::REUSE_ENCODE_ONCE);
-
-    // Generator state: the format's pools (built once and shared by every thread) plus, per
-    // thread, whatever its working buffers hold beyond one block in the steady state (reuse
-    // headroom). The scratch block and the output block are the 2 × block size.
-    let mut out = Vec::with_capacity(block);
-    let start = A.begin();
-    let mut source = config.build(5, Strategy::REUSE_ENCODE_ONCE).unwrap();
-    let pools = A.end(&start).peak_live_bytes as usize;
-    for i in 0..4 {
-        out.clear();
-        source.fill(&mut payforge::BlockRng::for_block(5, i), block, &mut out).unwrap();
-    }
-    let working = A.end(&start).peak_live_bytes as usize - pools;
-    let headroom = working.saturating_sub(block);
-    let state = pools + threads * headroom;
-    drop(source);
-    drop(out);
-
-    // A first build initialises what the process keeps once for all (thread bookkeeping in std),
-    // which is not the cache's and must not count against it.
-    drop(BlockCache::build(&config, strategy, &plan(5, BlockSize::Fixed(block), Amount::Blocks(2)), threads).unwrap());
-
-    let start = A.begin();
-    let cache = BlockCache::build(&config, strategy, &p, threads).unwrap();
-    let stats = A.end(&start);
-    let retained = A.snapshot().live_bytes() - start.live_bytes();
-
-    let t = cache.total_bytes() as usize;
-    let meta = cache.len() * BlockCache::OVERHEAD_PER_BLOCK;
-    // T plus small per-block overhead (and the cache's one shared header) is all it keeps:
-    // each block is one allocation of exactly its length.
-    assert!(retained >= t + meta && retained <= t + meta + 256, "retained {retained}, blocks {t}, meta {meta}");
-    let bound = t + meta + threads * 2 * block + state + 16 * 1024;
-    let peak = stats.peak_live_bytes as usize;
-    eprintln!(
-        "cache memory: blocks {} total {t} B, peak {peak} B, bound {bound} B (state {state} B), \
-         peak - T = {} B",
-        cache.len(),
-        peak - t
-    );
-    assert!(peak <= bound, "peak {peak} above bound {bound}");
-}
-
-#[test]
 fn handles_cycle_independently() {
-    let _g = shared();
     let config = FormatKind::Syslog5424.default_config();
     let cache = build(&config, &plan(1, BlockSize::Fixed(2048), Amount::Blocks(3)), 2);
     let lens: Vec<usize> = cache.blocks().iter().map(|b| b.len()).collect();
@@ -183,7 +117,6 @@ fn message(result: Result<impl std::fmt::Debug, Error>) -> String {
 
 #[test]
 fn bad_input_is_reported_clearly() {
-    let _g = shared();
     let fixed = BlockSize::Fixed(1024);
     let err = message(BlockPlan::new(0, fixed, Amount::Total(1000)));
     assert!(err.contains("total") && err.contains("1000") && err.contains("smaller than one block of 1024"), "{err}");
@@ -204,7 +137,6 @@ fn bad_input_is_reported_clearly() {
 
 #[test]
 fn a_block_whose_first_member_cannot_fit_fails_the_build() {
-    let _g = shared();
     for kind in FormatKind::ALL {
         let config = kind.default_config();
         // Below the smallest one-member block: rejected before any thread starts.
@@ -248,7 +180,6 @@ fn fingerprint(extra: &[&str]) -> String {
 
 #[test]
 fn cli_output_is_identical_for_any_thread_count() {
-    let _g = shared();
     let one = fingerprint(&["--threads", "1"]);
     assert!(one.contains("entropy="), "{one}");
     assert_eq!(one, fingerprint(&["--threads", "3"]));
@@ -269,7 +200,6 @@ fn read_dir(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn cli_shards_split_the_stream() {
-    let _g = shared();
     let tmp = tempfile::tempdir().unwrap();
     let (whole, sharded) = (tmp.path().join("whole"), tmp.path().join("sharded"));
     let base = ["generate", "syslog5424", "--seed", "4", "--block-size", "8KiB", "--total", "100KiB"];
