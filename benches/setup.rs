@@ -12,10 +12,10 @@
 mod common;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use payforge::{FormatConfig, FormatKind, Strategy};
+use payforge::{FormatConfig, Strategy};
 
 fn setup(c: &mut Criterion) {
-    for &kind in FormatKind::ALL {
+    for &kind in payforge::Registry::builtin().specs() {
         let mut group = c.benchmark_group(format!("setup/{kind}"));
         let configs: [(&str, Option<FormatConfig>); 2] =
             [("default", Some(kind.default_config())), ("example", common::example_config(kind))];

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use payforge::cache::{Amount, BlockCache, BlockPlan, BlockSize};
 use payforge::measure::CountingAlloc;
-use payforge::{BlockRng, FormatKind, Strategy, StrategyChoice};
+use payforge::{BlockRng, Strategy, StrategyChoice};
 
 #[global_allocator]
 static A: CountingAlloc = CountingAlloc::system();
@@ -23,7 +23,7 @@ fn main() -> payforge::Result<()> {
     let reps = args.next().flatten().unwrap_or(3);
     let block = 1 << 20;
     let strategy = Strategy::REUSE_ENCODE_ONCE;
-    for kind in FormatKind::ALL {
+    for kind in payforge::Registry::builtin().specs() {
         let config = kind.default_config();
         let plan = BlockPlan::new(0, BlockSize::Fixed(block), Amount::Total(total_mib << 20))?;
         // Generator state: the pools (built once, shared by every thread) plus, per thread, what

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use payforge::cache::{Amount, BlockCache, BlockPlan, BlockSize, Shard};
-use payforge::{FormatKind, StrategyChoice};
+use payforge::{Registry, StrategyChoice};
 
 /// Parses `--seconds`: a finite duration above 0 and at most an hour.
 fn seconds(s: &str) -> Result<f64, String> {
@@ -30,7 +30,7 @@ fn seconds(s: &str) -> Result<f64, String> {
 struct Args {
     /// Payload format.
     #[arg(long, default_value = "syslog5424")]
-    format: FormatKind,
+    format: String,
     /// How long to send, in seconds (above 0, at most an hour).
     #[arg(long, default_value_t = 2.0, value_parser = seconds)]
     seconds: f64,
@@ -72,7 +72,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // 1. Build the cache once, on several threads. Same seed and plan: same bytes, anywhere.
     let plan = BlockPlan::new(args.seed, args.block_size, Amount::Total(args.cache))?.with_shard(args.shard)?;
     let started = Instant::now();
-    let cache = BlockCache::build(&args.format.default_config(), StrategyChoice::Auto, &plan, args.threads)?;
+    let cache = BlockCache::build(
+        &Registry::builtin().default_config(&args.format)?,
+        StrategyChoice::Auto,
+        &plan,
+        args.threads,
+    )?;
     println!(
         "cache: {} blocks, {} bytes of {} (shard {}), built in {:.1} ms",
         cache.len(),

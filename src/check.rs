@@ -37,8 +37,9 @@ use serde::{Deserialize, Serialize};
 use crate::calibrate::BlockRun;
 use crate::error::{Error, Result};
 use crate::fingerprint::{Fingerprint, Fingerprinter};
-use crate::formats::{FormatConfig, FormatKind};
+use crate::format::SampleRendering;
 use crate::measure::CountingAlloc;
+use crate::registry::{FormatConfig, FormatSpec, Registry};
 use crate::rng::BlockRng;
 use crate::strategy::Strategy;
 
@@ -85,9 +86,9 @@ pub struct Fixture {
 
 impl Fixture {
     /// A new fixture with the default seed, block size and counts and nothing recorded yet.
-    pub fn new(kind: FormatKind) -> Self {
+    pub fn new(format: FormatSpec) -> Self {
         Self {
-            format: kind.name().to_owned(),
+            format: format.name().to_owned(),
             seed: DEFAULT_SEED,
             block_size: DEFAULT_BLOCK_SIZE,
             blocks: DEFAULT_BLOCKS,
@@ -507,7 +508,7 @@ impl fmt::Display for Report {
 /// # Errors
 /// A missing or unreadable folder, config or (without `bless`) `fixture.toml`, an unknown
 /// format, a generation error, or a failed write.
-pub fn run(dir: &Path, bless: bool, alloc: &CountingAlloc) -> Result<Report> {
+pub fn run(registry: &Registry, dir: &Path, bless: bool, alloc: &CountingAlloc) -> Result<Report> {
     let folders = fixture_folders(dir)?;
     if folders.is_empty() {
         return Err(Error::argument(
@@ -518,7 +519,7 @@ pub fn run(dir: &Path, bless: bool, alloc: &CountingAlloc) -> Result<Report> {
     }
     let mut fixtures = Vec::with_capacity(folders.len());
     for folder in folders {
-        fixtures.push(check_folder(&folder, bless, alloc)?);
+        fixtures.push(check_folder(registry, &folder, bless, alloc)?);
     }
     Ok(Report { bless, fixtures })
 }
@@ -536,12 +537,12 @@ fn fixture_folders(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(folders)
 }
 
-fn check_folder(folder: &Path, bless: bool, alloc: &CountingAlloc) -> Result<FixtureReport> {
+fn check_folder(registry: &Registry, folder: &Path, bless: bool, alloc: &CountingAlloc) -> Result<FixtureReport> {
     let started = Instant::now();
     let name = folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let fixture_path = folder.join(FIXTURE_FILE);
     let fixture = if bless && !fixture_path.exists() {
-        Fixture::new(name.parse::<FormatKind>()?)
+        Fixture::new(registry.get(&name)?)
     } else if fixture_path.exists() {
         Fixture::load(&fixture_path)?
     } else {
@@ -550,8 +551,8 @@ fn check_folder(folder: &Path, bless: bool, alloc: &CountingAlloc) -> Result<Fix
             reason: "missing: run `payforge check --bless` to create it".to_owned(),
         });
     };
-    let kind: FormatKind = fixture.format.parse()?;
-    let config = kind.load_config(&folder.join(CONFIG_FILE))?;
+    let spec = registry.get(&fixture.format)?;
+    let config = spec.load_config(&folder.join(CONFIG_FILE))?;
     let mut runs = Vec::with_capacity(Strategy::ALL.len());
     for strategy in Strategy::ALL {
         runs.push(measure(&config, strategy, &fixture, &fixture_path, alloc)?);
@@ -559,12 +560,12 @@ fn check_folder(folder: &Path, bless: bool, alloc: &CountingAlloc) -> Result<Fix
     let findings = compare(&name, &fixture, &runs, &fixture_path)?;
     let blessed = bless && !findings.iter().any(|f| is_disagreement(f) && f.verdict == Verdict::Regression);
     if blessed {
-        write_fixture(folder, kind, &config, &fixture, &runs)?;
+        write_fixture(folder, spec, &config, &fixture, &runs)?;
     }
     Ok(FixtureReport { name, fixture, findings, blessed, elapsed: started.elapsed() })
 }
 
-fn write_fixture(folder: &Path, kind: FormatKind, config: &FormatConfig, old: &Fixture, runs: &[Run]) -> Result<()> {
+fn write_fixture(folder: &Path, spec: FormatSpec, config: &FormatConfig, old: &Fixture, runs: &[Run]) -> Result<()> {
     let mut fixture = old.clone();
     fixture.fingerprint = runs.first().map(|r| r.fingerprint.to_string()).unwrap_or_default();
     fixture.baseline = runs.iter().map(|r| (r.strategy.name().to_owned(), r.baseline)).collect();
@@ -575,7 +576,7 @@ fn write_fixture(folder: &Path, kind: FormatKind, config: &FormatConfig, old: &F
     let mut source = config.build(fixture.seed, strategy)?;
     let budget = SAMPLE_BUDGET.max(source.min_block_len());
     let (block, _) = source.next_block(&mut BlockRng::for_block(fixture.seed, 0), budget)?;
-    let (file, text) = render_sample(kind, block, fixture.seed, budget);
+    let (file, text) = render_sample(spec.sample(), block, fixture.seed, budget);
     for stale in SAMPLE_FILES.iter().filter(|&&f| f != file) {
         let path = folder.join(stale);
         if path.exists() {
@@ -585,10 +586,10 @@ fn write_fixture(folder: &Path, kind: FormatKind, config: &FormatConfig, old: &F
     write_atomic(&folder.join(file), &text)
 }
 
-/// The sample block as a person can read it: text formats as they are, trace-v04's msgpack
-/// decoded to YAML, anything else raw.
-fn render_sample(kind: FormatKind, block: &[u8], seed: u64, budget: usize) -> (&'static str, Vec<u8>) {
-    if kind == FormatKind::TraceV04 {
+/// The sample block as a person can read it: text formats as they are, msgpack decoded to YAML
+/// where the format asks for it, anything else raw.
+fn render_sample(rendering: SampleRendering, block: &[u8], seed: u64, budget: usize) -> (&'static str, Vec<u8>) {
+    if rendering == SampleRendering::MsgpackAsYaml {
         let yaml =
             rmp_serde::from_slice::<serde_norway::Value>(block).ok().and_then(|v| serde_norway::to_string(&v).ok());
         if let Some(yaml) = yaml {

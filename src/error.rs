@@ -64,6 +64,9 @@ pub enum Error {
         /// A lower bound on the framed size of any one-member block for this config.
         smallest: usize,
     },
+    /// A [`crate::Registry`] builder call failed (e.g. a format name registered twice).
+    #[error("format registry: {0}")]
+    Registry(String),
     /// The budget exceeds what the framing can describe (e.g. a u32 length prefix).
     #[error("{format}: a block budget of {budget} bytes exceeds the largest supported block of {max} bytes")]
     BudgetTooLarge {
@@ -124,7 +127,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Config { .. } | Error::ConfigFile { .. } => ErrorKind::Config,
-            Error::Argument { .. } => ErrorKind::Argument,
+            Error::Argument { .. } | Error::Registry(_) => ErrorKind::Argument,
             Error::BudgetTooSmall { .. } | Error::BudgetBelowMinimum { .. } | Error::BudgetTooLarge { .. } => {
                 ErrorKind::Budget
             }

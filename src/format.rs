@@ -2,7 +2,32 @@
 //!
 //! A format is an endless member stream plus an encoder. It never decides how many members go in
 //! a block: that is [`crate::fill()`]'s job, done once for every format. Adding a format means writing
-//! a config struct, one [`Format`] impl, and a line in [`crate::formats::FormatKind`].
+//! a config struct, one [`Format`] impl and one [`Configured`] impl, and registering it in a
+//! [`crate::Registry`]; the built-in formats do exactly that and nothing more.
+//!
+//! # The contract, for authors of formats
+//!
+//! The sizing loop and every strategy rely on these; a format that breaks them gets wrong blocks,
+//! not an error, so the example crate (`examples/custom-format/`) tests each of them.
+//!
+//! * **Members come from the RNG alone.** [`Format::generate`] may read the format's own state
+//!   (pools built at setup) and the `rng` it is given, and nothing else: no clock, no counter, no
+//!   interior mutability. The strategies regenerate or re-encode members in different orders
+//!   and numbers; if a member depended on anything but the RNG's state, strategies would stop
+//!   producing identical bytes, threads and shards would disagree, and fixtures would not
+//!   reproduce.
+//! * **Encoding is a pure function of the member.** [`Format::encode`] appends the same bytes
+//!   for the same member every time and never reads `out`'s earlier contents.
+//! * **[`Format::min_member_len`] is a true lower bound** on every member's encoded length for the
+//!   config. It decides which budgets are rejected up front ([`crate::Error::BudgetBelowMinimum`]);
+//!   a bound that is too high rejects budgets that could hold a member, one that is too low only
+//!   makes the error come later, at the first block that cannot hold its first member. `0` is
+//!   always safe.
+//! * **The steady state allocates nothing** only if `generate` and `encode` do not: keep members
+//!   plain data (numbers, offsets into pools built at setup, inline vectors such as
+//!   `smallvec`) and write into `out` only. The reuse strategies then make zero allocations per
+//!   block once warmed up, which `tests/zero_alloc.rs` (and the example crate) assert.
+//! * **[`Format::framing`] and [`Format::max_members`] are constant** for a built format.
 
 use crate::framing::Framing;
 use crate::rng::BlockRng;
@@ -51,6 +76,20 @@ pub trait Format: Send + Sync {
 /// A format that can be built from a serde config and a seed. Implemented by every format in
 /// [`crate::formats`]; the registry there needs nothing else to list a new format.
 pub trait Configured: Format + Sized + 'static {
+    /// The name the registry, the command line and the files use. [`Format::name`] must return
+    /// it.
+    const NAME: &'static str;
+
+    /// One line saying what the format is, shown by `--help`.
+    const ABOUT: &'static str = "";
+
+    /// The key path of the format under lading's `variant:` (`["trace_agent", "v0.4"]`), or empty
+    /// when lading has no such format and only plain config documents are read.
+    const LADING_PATH: &'static [&'static str] = &[];
+
+    /// How `payforge check --bless` writes the sample block next to a fixture.
+    const SAMPLE: SampleRendering = SampleRendering::Raw;
+
     /// The format's configuration: serde with defaults, `deny_unknown_fields`.
     type Config: serde::Serialize + for<'de> serde::Deserialize<'de> + Default + Clone + std::fmt::Debug + Send + Sync;
 
@@ -60,4 +99,14 @@ pub trait Configured: Format + Sized + 'static {
     /// # Errors
     /// [`crate::Error::Config`] naming the first invalid field and its value.
     fn from_config(config: &Self::Config, seed: u64) -> crate::Result<Self>;
+}
+
+/// How a sample block is written for people to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SampleRendering {
+    /// As it is: `sample.txt` when it is UTF-8, else `sample.bin`.
+    Raw,
+    /// A msgpack document decoded to YAML (`sample.yaml`), falling back to raw.
+    MsgpackAsYaml,
 }

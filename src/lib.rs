@@ -14,9 +14,9 @@
 //! workload) and replay them through cheap per-thread [`CacheHandle`]s.
 //!
 //! ```
-//! use payforge::{BlockRng, FormatKind, Strategy};
+//! use payforge::{BlockRng, Registry, Strategy};
 //!
-//! let config = FormatKind::Syslog5424.default_config();
+//! let config = Registry::builtin().default_config("syslog5424")?;
 //! let mut source = config.build(42, Strategy::REUSE_ENCODE_ONCE)?;
 //! let mut out = Vec::new();
 //! for i in 0..4 {
@@ -31,6 +31,7 @@
 pub mod cache;
 pub mod calibrate;
 pub mod check;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod fill;
@@ -40,6 +41,7 @@ pub mod formats;
 pub mod framing;
 pub mod generator;
 pub mod measure;
+pub mod registry;
 pub mod rng;
 pub mod search;
 pub mod selection;
@@ -50,9 +52,9 @@ pub mod text;
 pub use cache::{BlockCache, BlockPlan, BlockSize, CacheHandle, Shard};
 pub use error::{Error, ErrorKind, Result};
 pub use fill::{Filled, Workspace, fill};
-pub use format::{Configured, Format};
-pub use formats::{FormatConfig, FormatKind};
+pub use format::{Configured, Format, SampleRendering};
 pub use framing::Framing;
 pub use generator::{BlockSource, Generator};
+pub use registry::{FormatConfig, FormatSpec, Registry};
 pub use rng::BlockRng;
 pub use strategy::{BufferPolicy, Sizing, Strategy, StrategyChoice};

@@ -1,13 +1,10 @@
-//! The `payforge` command line. See `payforge --help`.
+//! The `payforge` command line: the library's [`payforge::cli::run`] over the built-in formats.
+//! See `payforge --help`.
 
-mod cli;
-
-use payforge::measure::CountingAlloc;
-
-/// Counts every allocation so `--memory-stats` and `calibrate` can report them.
+/// Counts every allocation so `--memory-stats`, `calibrate` and `check` can report them.
 #[global_allocator]
-static ALLOC: CountingAlloc = CountingAlloc::system();
+static ALLOC: payforge::measure::GlobalCounter = payforge::measure::GlobalCounter;
 
 fn main() -> std::process::ExitCode {
-    cli::run(&ALLOC)
+    payforge::cli::run(payforge::Registry::builtin())
 }

@@ -14,6 +14,11 @@
 //! with `--memory-stats`. Switched off, a call costs one relaxed load more than the system
 //! allocator.
 //!
+//! A binary that runs [`crate::cli::run`] installs the process-wide counter with
+//! `#[global_allocator] static ALLOC: payforge::measure::GlobalCounter = payforge::measure::GlobalCounter;`
+//! so that `calibrate`, `check` and `--memory-stats` can find it ([`installed`]); tests that count
+//! for themselves may install their own [`CountingAlloc`] instead.
+//!
 //! Counts are exact and deterministic for a given program, seed and Rust toolchain (the standard
 //! library's growth policy decides how often a `Vec` reallocates), which is why CI can assert them.
 #![allow(unsafe_code)]
@@ -155,6 +160,55 @@ unsafe impl GlobalAlloc for CountingAlloc {
             }
         }
         p
+    }
+}
+
+/// The counter [`GlobalCounter`] forwards to.
+static GLOBAL: CountingAlloc = CountingAlloc::system();
+
+/// Set by the first allocation through [`GlobalCounter`], i.e. once it is the global allocator.
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// A zero-sized global allocator that counts into one process-wide [`CountingAlloc`], so that
+/// library code ([`crate::cli::run`]) can find the counter of a binary it was not compiled with.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GlobalCounter;
+
+/// The process-wide counter, if [`GlobalCounter`] is the global allocator of this process.
+pub fn installed() -> Option<&'static CountingAlloc> {
+    INSTALLED.load(Ordering::Relaxed).then_some(&GLOBAL)
+}
+
+// SAFETY: every call is forwarded unchanged to `GLOBAL`, a correct allocator (see above).
+unsafe impl GlobalAlloc for GlobalCounter {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if !INSTALLED.load(Ordering::Relaxed) {
+            INSTALLED.store(true, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as our caller's.
+        unsafe { GLOBAL.alloc(layout) }
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if !INSTALLED.load(Ordering::Relaxed) {
+            INSTALLED.store(true, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as our caller's.
+        unsafe { GLOBAL.alloc_zeroed(layout) }
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as our caller's; `ptr` came from `GLOBAL`.
+        unsafe { GLOBAL.dealloc(ptr, layout) }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: same contract as our caller's; `ptr` came from `GLOBAL`.
+        unsafe { GLOBAL.realloc(ptr, layout, new_size) }
     }
 }
 

@@ -114,6 +114,13 @@ impl Selection {
             .unwrap_or(FALLBACK)
     }
 
+    /// Overlays `other`: every format `other` has entries for takes exactly `other`'s entries;
+    /// the other formats keep theirs. The `default` stays this selection's.
+    pub fn overlay(&mut self, other: &Selection) {
+        self.entries.retain(|e| !other.entries.iter().any(|o| o.format == e.format));
+        self.entries.extend(other.entries.iter().cloned());
+    }
+
     /// The file as TOML text, with a header comment.
     ///
     /// # Errors
@@ -141,7 +148,7 @@ pub fn resolve_auto(format: &str, block_size: u64) -> Strategy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::FormatKind;
+    use crate::registry::Registry;
 
     #[test]
     fn embedded_file_parses_and_covers_every_format() {
@@ -149,14 +156,15 @@ mod tests {
         // The committed selection comes from a calibrate run over every format at the default
         // block-size classes; a format the binary knows but the selection lacks would silently
         // fall back to the default.
-        for kind in FormatKind::ALL {
+        let registry = Registry::builtin();
+        for kind in registry.specs() {
             for class in [4096u64, 65_536, 1 << 20] {
                 let entry = sel.entry(kind.name(), class).unwrap_or_else(|| panic!("no selection for {kind}"));
                 assert_eq!(entry.block_size, class, "{kind}: class {class} not measured");
                 assert!(entry.mib_per_s > 0.0 && !entry.rule.is_empty(), "{kind} {class}: no figures");
             }
         }
-        assert!(sel.entries.iter().all(|e| FormatKind::ALL.iter().any(|k| k.name() == e.format)));
+        assert!(sel.entries.iter().all(|e| registry.get(&e.format).is_ok()));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use payforge::cache::{Amount, BlockCache, BlockPlan, BlockSize, Producer, Shard};
-use payforge::{Error, FormatConfig, FormatKind, Strategy, StrategyChoice};
+use payforge::{Error, FormatConfig, Strategy, StrategyChoice};
 
 fn plan(seed: u64, size: BlockSize, amount: Amount) -> BlockPlan {
     BlockPlan::new(seed, size, amount).unwrap()
@@ -27,7 +27,7 @@ fn contents(cache: &BlockCache) -> Vec<(u64, usize, Vec<u8>)> {
 #[test]
 fn thread_count_does_not_change_the_cache() {
     let range = BlockSize::Range { min: 2048, max: 16 * 1024 };
-    for kind in FormatKind::ALL {
+    for kind in payforge::Registry::builtin().specs() {
         for size in [BlockSize::Fixed(8 * 1024), range] {
             let p = plan(7, size, Amount::Blocks(23));
             let config = kind.default_config();
@@ -59,7 +59,7 @@ fn thread_count_does_not_change_the_cache() {
 #[test]
 fn sampled_sizes_do_not_shift_the_member_stream() {
     // Block i with a sampled budget starts with the same members as with a fixed one.
-    let config = FormatKind::Syslog5424.default_config();
+    let config = payforge::FormatConfig::default_of::<payforge::formats::Syslog5424>();
     let fixed = build(&config, &plan(3, BlockSize::Fixed(64 * 1024), Amount::Blocks(5)), 1);
     let ranged = build(&config, &plan(3, BlockSize::Range { min: 1024, max: 4096 }, Amount::Blocks(5)), 1);
     for (f, r) in fixed.blocks().iter().zip(ranged.blocks()) {
@@ -69,7 +69,7 @@ fn sampled_sizes_do_not_shift_the_member_stream() {
 
 #[test]
 fn shards_union_is_the_stream_interleaved() {
-    let config = FormatKind::DatadogLogs.default_config();
+    let config = payforge::FormatConfig::default_of::<payforge::formats::DatadogLogs>();
     let whole = plan(11, BlockSize::Fixed(4096), Amount::Total(40 * 4096 + 100));
     assert_eq!(whole.logical_blocks(), 40);
     let all = contents(&build(&config, &whole, 2));
@@ -90,7 +90,7 @@ fn shards_union_is_the_stream_interleaved() {
 
 #[test]
 fn handles_cycle_independently() {
-    let config = FormatKind::Syslog5424.default_config();
+    let config = payforge::FormatConfig::default_of::<payforge::formats::Syslog5424>();
     let cache = build(&config, &plan(1, BlockSize::Fixed(2048), Amount::Blocks(3)), 2);
     let lens: Vec<usize> = cache.blocks().iter().map(|b| b.len()).collect();
     let mut a = cache.handle();
@@ -130,14 +130,14 @@ fn bad_input_is_reported_clearly() {
     assert!(err.contains("2/4") && err.contains("holds no block"), "{err}");
     let err = message(BlockPlan::new(0, fixed, Amount::Blocks(0)));
     assert!(err.contains("block count"), "{err}");
-    let config = FormatKind::Syslog5424.default_config();
+    let config = payforge::FormatConfig::default_of::<payforge::formats::Syslog5424>();
     let err = message(BlockCache::build(&config, StrategyChoice::Auto, &plan(0, fixed, Amount::Blocks(2)), 0));
     assert!(err.contains("threads") && err.contains("at least 1"), "{err}");
 }
 
 #[test]
 fn a_block_whose_first_member_cannot_fit_fails_the_build() {
-    for kind in FormatKind::ALL {
+    for kind in payforge::Registry::builtin().specs() {
         let config = kind.default_config();
         // Below the smallest one-member block: rejected before any thread starts.
         let err = message(BlockCache::build(

@@ -8,7 +8,7 @@
 
 use payforge::cache::{Amount, BlockCache, BlockPlan, BlockSize};
 use payforge::measure::CountingAlloc;
-use payforge::{FormatKind, Strategy, StrategyChoice};
+use payforge::{Strategy, StrategyChoice};
 
 #[global_allocator]
 static A: CountingAlloc = CountingAlloc::system();
@@ -19,7 +19,7 @@ fn plan(seed: u64, size: BlockSize, amount: Amount) -> BlockPlan {
 
 #[test]
 fn memory_peak_stays_within_the_bound() {
-    let config = FormatKind::Syslog5424.default_config();
+    let config = payforge::FormatConfig::default_of::<payforge::formats::Syslog5424>();
     let block = 64 * 1024;
     let threads = 2;
     let p = plan(5, BlockSize::Fixed(block), Amount::Total(4 << 20));

@@ -4,16 +4,16 @@
 //! the process allocates while a pass is counted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use payforge::Strategy;
 use payforge::calibrate::{MeasureSpec, ProfileSpec, alloc_profile, measure_strategies};
 use payforge::measure::CountingAlloc;
-use payforge::{FormatKind, Strategy};
 
 #[global_allocator]
 static A: CountingAlloc = CountingAlloc::system();
 
 #[test]
 fn allocation_counts_are_identical_across_runs() {
-    for &kind in FormatKind::ALL {
+    for &kind in payforge::Registry::builtin().specs() {
         let config = kind.default_config();
         for block_size in [4096, 65_536] {
             let spec = MeasureSpec { profile: ProfileSpec::new(3, block_size, 256 << 10), repetitions: 1 };

@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use payforge::Strategy;
 use payforge::selection::Selection;
-use payforge::{FormatKind, Strategy};
 
 fn payforge(args: &[&str], dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_payforge")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap()
@@ -28,7 +28,7 @@ fn tiny_calibration_writes_every_output() {
     assert!(out.status.success(), "{stderr}");
 
     // One row per (format, block size, strategy), exactly one chosen per group.
-    for kind in FormatKind::ALL {
+    for kind in payforge::Registry::builtin().specs() {
         for block in ["4KiB", "64KiB"] {
             let rows: Vec<&str> = stdout
                 .lines()
@@ -44,8 +44,8 @@ fn tiny_calibration_writes_every_output() {
     assert!(stdout.lines().next().unwrap().contains("allocs/MiB"), "{stdout}");
 
     let sel = Selection::parse(&std::fs::read_to_string(dir.path().join("sel.toml")).unwrap()).unwrap();
-    assert_eq!(sel.entries.len(), FormatKind::ALL.len() * 2);
-    for kind in FormatKind::ALL {
+    assert_eq!(sel.entries.len(), payforge::Registry::builtin().specs().len() * 2);
+    for kind in payforge::Registry::builtin().specs() {
         for size in [4096u64, 65_536] {
             let e = sel.entry(kind.name(), size).unwrap();
             assert_eq!(e.block_size, size);
@@ -57,7 +57,10 @@ fn tiny_calibration_writes_every_output() {
     assert!(report.contains("](chart.svg)"), "{report}");
     let svg = std::fs::read_to_string(dir.path().join("chart.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-    assert!(FormatKind::ALL.iter().all(|k| svg.contains(k.name())) && svg.contains("allocations per MiB"));
+    assert!(
+        payforge::Registry::builtin().specs().iter().all(|k| svg.contains(k.name()))
+            && svg.contains("allocations per MiB")
+    );
     // No temporary files left behind.
     let names: Vec<String> =
         std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
@@ -115,13 +118,18 @@ fn bad_input_fails_clearly_and_writes_nothing() {
 #[test]
 fn example_configs_load_and_syslog_spells_out_its_defaults() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("payload-fixtures");
-    for &kind in FormatKind::ALL {
+    for &kind in payforge::Registry::builtin().specs() {
         let path = fixtures.join(kind.name()).join("config.yaml");
         if path.is_file() {
             let config = kind.load_config(&path).unwrap();
             config.build(0, Strategy::REUSE_ENCODE_ONCE).unwrap();
         }
     }
-    let syslog = FormatKind::Syslog5424.load_config(&fixtures.join("syslog5424/config.yaml")).unwrap();
-    assert_eq!(syslog.to_yaml().unwrap(), FormatKind::Syslog5424.default_config().to_yaml().unwrap());
+    let syslog = payforge::FormatSpec::of::<payforge::formats::Syslog5424>()
+        .load_config(&fixtures.join("syslog5424/config.yaml"))
+        .unwrap();
+    assert_eq!(
+        syslog.to_yaml().unwrap(),
+        payforge::FormatConfig::default_of::<payforge::formats::Syslog5424>().to_yaml().unwrap()
+    );
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use payforge::formats::datadog_logs::Config;
-use payforge::{BlockRng, ErrorKind, FormatConfig, FormatKind, Strategy};
+use payforge::{BlockRng, ErrorKind, FormatConfig, Strategy};
 use serde_json::Value;
 
 const FIELDS: [&str; 7] = ["message", "status", "timestamp", "hostname", "service", "ddsource", "ddtags"];
@@ -77,8 +77,8 @@ fn check_block(bytes: &[u8], budget: usize, ts: (i64, i64)) -> (usize, usize) {
 #[test]
 fn blocks_are_valid_identical_across_strategies_and_within_budget() {
     let budgets = [64, 150, 400, 700, 1_000, 1_500, 2_500, 4_096, 10_000, 65_536, 200_000];
-    let default = FormatKind::DatadogLogs.default_config();
-    let small = FormatConfig::DatadogLogs(small_config());
+    let default = payforge::FormatConfig::default_of::<payforge::formats::DatadogLogs>();
+    let small = FormatConfig::new::<payforge::formats::DatadogLogs>(small_config());
     let ts = (1_704_067_200_000, 1_767_225_599_999);
     let (mut entries, mut structured, mut blocks) = (0, 0, 0);
     for config in [&default, &small] {
@@ -105,7 +105,7 @@ fn blocks_are_valid_identical_across_strategies_and_within_budget() {
 
 #[test]
 fn one_mib_blocks_are_valid_and_identical() {
-    let config = FormatKind::DatadogLogs.default_config();
+    let config = payforge::FormatConfig::default_of::<payforge::formats::DatadogLogs>();
     for seed in [3u64, 99] {
         let first = block(&config, seed, 1, Strategy::REUSE_ENCODE_ONCE, MIB).unwrap();
         for strategy in [Strategy::FRESH_REENCODE, Strategy::FRESH_ENCODE_ONCE] {
@@ -118,7 +118,7 @@ fn one_mib_blocks_are_valid_and_identical() {
 
 #[test]
 fn default_blocks_fill_at_least_99_percent() {
-    let config = FormatKind::DatadogLogs.default_config();
+    let config = payforge::FormatConfig::default_of::<payforge::formats::DatadogLogs>();
     for (budget, blocks) in [(64 * 1024, 24u64), (MIB, 6)] {
         let mut source = config.build(11, Strategy::REUSE_ENCODE_ONCE).unwrap();
         let mut total = 0;
@@ -133,25 +133,35 @@ fn default_blocks_fill_at_least_99_percent() {
 
 #[test]
 fn entry_cap_is_respected() {
-    let config = FormatConfig::DatadogLogs(Config { max_entries_per_array: 5, ..small_config() });
+    let config =
+        FormatConfig::new::<payforge::formats::DatadogLogs>(Config { max_entries_per_array: 5, ..small_config() });
     for strategy in Strategy::ALL {
         let (bytes, members) = block(&config, 5, 0, strategy, MIB).unwrap();
         assert_eq!(members, 5, "{strategy}");
         assert_eq!(check_block(&bytes, MIB, (0, i64::MAX)).0, 5);
     }
     // The default cap is the intake's 1000, reached when entries are small.
-    let (_, members) =
-        block(&FormatConfig::DatadogLogs(small_config()), 5, 0, Strategy::REUSE_ENCODE_ONCE, MIB).unwrap();
+    let (_, members) = block(
+        &FormatConfig::new::<payforge::formats::DatadogLogs>(small_config()),
+        5,
+        0,
+        Strategy::REUSE_ENCODE_ONCE,
+        MIB,
+    )
+    .unwrap();
     assert_eq!(members, 1000);
 }
 
 #[test]
 fn timestamps_follow_the_configured_range() {
     let range = payforge::config::ConfRange::inclusive(1_000, 1_999);
-    let config = FormatConfig::DatadogLogs(Config { timestamp_ms: range, ..small_config() });
+    let config = FormatConfig::new::<payforge::formats::DatadogLogs>(Config { timestamp_ms: range, ..small_config() });
     let (bytes, _) = block(&config, 8, 0, Strategy::REUSE_ENCODE_ONCE, 100_000).unwrap();
     check_block(&bytes, 100_000, (1_000, 1_999));
-    let one = FormatConfig::DatadogLogs(Config { structured_message_probability: 1.0, ..small_config() });
+    let one = FormatConfig::new::<payforge::formats::DatadogLogs>(Config {
+        structured_message_probability: 1.0,
+        ..small_config()
+    });
     let (bytes, _) = block(&one, 8, 0, Strategy::REUSE_ENCODE_ONCE, 100_000).unwrap();
     let (n, structured) = check_block(&bytes, 100_000, (0, i64::MAX));
     assert_eq!(n, structured);
@@ -160,7 +170,8 @@ fn timestamps_follow_the_configured_range() {
 #[test]
 fn min_block_len_is_a_lower_bound() {
     for config in [Config::default(), small_config()] {
-        let one = FormatConfig::DatadogLogs(Config { max_entries_per_array: 1, ..config.clone() });
+        let one =
+            FormatConfig::new::<payforge::formats::DatadogLogs>(Config { max_entries_per_array: 1, ..config.clone() });
         for seed in 0..8u64 {
             let mut source = one.build(seed, Strategy::REUSE_ENCODE_ONCE).unwrap();
             let smallest = source.min_block_len();
@@ -175,7 +186,7 @@ fn min_block_len_is_a_lower_bound() {
 }
 
 fn config_error(yaml: &str) -> String {
-    match FormatKind::DatadogLogs.parse_config(yaml, "cfg.yaml".as_ref()) {
+    match payforge::FormatConfig::parse::<payforge::formats::DatadogLogs>(yaml, "cfg.yaml".as_ref()) {
         Err(e) => e.to_string(),
         Ok(config) => {
             config.build(0, Strategy::REUSE_ENCODE_ONCE).err().expect("config should be rejected").to_string()
@@ -211,17 +222,17 @@ fn config_errors_name_field_and_value() {
 #[test]
 fn example_config_spells_out_the_defaults() {
     let text = include_str!("../payload-fixtures/datadog-logs/config.yaml");
-    let FormatConfig::DatadogLogs(parsed) = FormatKind::DatadogLogs.parse_config(text, "config.yaml".as_ref()).unwrap()
-    else {
-        panic!("wrong format");
-    };
+    let parsed_config =
+        payforge::FormatConfig::parse::<payforge::formats::DatadogLogs>(text, "config.yaml".as_ref()).unwrap();
+    let parsed = parsed_config.get::<payforge::formats::DatadogLogs>().unwrap().clone();
     assert_eq!(parsed, Config::default());
     let keys = serde_norway::from_str::<serde_norway::Value>(text).unwrap();
     let defaults = serde_norway::to_value(Config::default()).unwrap();
     assert_eq!(keys.as_mapping().unwrap().len(), defaults.as_mapping().unwrap().len(), "every key is spelled out");
     // lading's spelling is accepted too.
-    let lading = FormatKind::DatadogLogs.parse_config("variant: datadog_log", "x".as_ref()).unwrap();
-    assert!(matches!(lading, FormatConfig::DatadogLogs(c) if c == Config::default()));
+    let lading =
+        payforge::FormatConfig::parse::<payforge::formats::DatadogLogs>("variant: datadog_log", "x".as_ref()).unwrap();
+    assert_eq!(lading.get::<payforge::formats::DatadogLogs>(), Some(&Config::default()));
 }
 
 #[test]
@@ -236,11 +247,19 @@ fn status_weights_shape_the_statuses() {
         info: 0.0,
         debug: 0.0,
     };
-    let config = FormatConfig::DatadogLogs(Config { status_weights: only_error, ..small_config() });
+    let config =
+        FormatConfig::new::<payforge::formats::DatadogLogs>(Config { status_weights: only_error, ..small_config() });
     let (bytes, _) = block(&config, 4, 0, Strategy::REUSE_ENCODE_ONCE, 100_000).unwrap();
     let entries: Vec<Value> = serde_json::from_slice(&bytes).unwrap();
     assert!(entries.iter().all(|e| e["status"] == "error"));
-    let (bytes, _) = block(&FormatKind::DatadogLogs.default_config(), 4, 0, Strategy::REUSE_ENCODE_ONCE, MIB).unwrap();
+    let (bytes, _) = block(
+        &payforge::FormatConfig::default_of::<payforge::formats::DatadogLogs>(),
+        4,
+        0,
+        Strategy::REUSE_ENCODE_ONCE,
+        MIB,
+    )
+    .unwrap();
     let entries: Vec<Value> = serde_json::from_slice(&bytes).unwrap();
     let count = |s: &str| entries.iter().filter(|e| e["status"] == s).count();
     assert!(count("info") > entries.len() / 2 && count("error") > 0 && count("emergency") == 0);

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use payforge::formats::dogstatsd::Config;
-use payforge::{BlockRng, BlockSource, ErrorKind, FormatConfig, FormatKind, Strategy};
+use payforge::{BlockRng, BlockSource, ErrorKind, FormatConfig, Strategy};
 
 // ---------------------------------------------------------------------------------------------
 // The grammar, written from the DogStatsD datagram reference, independent of the generator.
@@ -208,7 +208,7 @@ fn checker_rejects_what_the_protocol_forbids() {
 // ---------------------------------------------------------------------------------------------
 
 fn build(config: &Config, seed: u64, strategy: Strategy) -> Box<dyn BlockSource> {
-    FormatConfig::DogStatsD(config.clone()).build(seed, strategy).unwrap()
+    FormatConfig::new::<payforge::formats::DogStatsD>(config.clone()).build(seed, strategy).unwrap()
 }
 
 /// Block `index` for `budget`, or `None` when its first member does not fit (a budget error).
@@ -245,7 +245,8 @@ fn default_blocks_pass_the_grammar() {
     let mut kinds = std::collections::BTreeMap::new();
     for seed in 0..4u64 {
         let strategy = Strategy::ALL[seed as usize % 4];
-        let mut source = FormatKind::DogStatsD.default_config().build(seed, strategy).unwrap();
+        let mut source =
+            payforge::FormatConfig::default_of::<payforge::formats::DogStatsD>().build(seed, strategy).unwrap();
         for (i, budget) in [300usize, 1_000, 4_096, 65_536, 250_000].into_iter().enumerate() {
             if let Some(block) = try_block(source.as_mut(), seed, i as u64, budget) {
                 for kind in check_block(&block, false) {
@@ -259,7 +260,10 @@ fn default_blocks_pass_the_grammar() {
 
 #[test]
 fn every_strategy_gives_the_same_bytes() {
-    let configs = [FormatKind::DogStatsD.default_config(), FormatConfig::DogStatsD(small())];
+    let configs = [
+        payforge::FormatConfig::default_of::<payforge::formats::DogStatsD>(),
+        FormatConfig::new::<payforge::formats::DogStatsD>(small()),
+    ];
     for (seed, config) in (0..2u64).flat_map(|s| configs.iter().map(move |c| (s, c))) {
         let mut sources: Vec<_> = Strategy::ALL.iter().map(|s| config.build(seed, *s).unwrap()).collect();
         for (i, budget) in [200usize, 777, 5_000, 65_536, 100_003].into_iter().enumerate() {
@@ -314,7 +318,7 @@ multivalue_pack_probability: 0.5
 timestamp: {range: {inclusive: {min: 1600000000, max: 1700000000}}, probability: 1.0}
 value: {float_probability: 0.3, range: {inclusive: {min: -5, max: 5}}}
 "#;
-    let config = FormatKind::DogStatsD.parse_config(yaml, Path::new("inline.yaml")).unwrap();
+    let config = payforge::FormatConfig::parse::<payforge::formats::DogStatsD>(yaml, Path::new("inline.yaml")).unwrap();
     let mut source = config.build(3, Strategy::REUSE_ENCODE_ONCE).unwrap();
     let bytes = block(source.as_mut(), 3, 0, 200_000);
     check_block(&bytes, false);
@@ -366,7 +370,9 @@ fn min_member_len_is_a_lower_bound() {
 /// longest-prefix 64 KiB block leaves about 1.5% unused on average.
 #[test]
 fn fills_at_least_99_percent_at_64k_and_1m() {
-    let mut source = FormatKind::DogStatsD.default_config().build(11, Strategy::REUSE_ENCODE_ONCE).unwrap();
+    let mut source = payforge::FormatConfig::default_of::<payforge::formats::DogStatsD>()
+        .build(11, Strategy::REUSE_ENCODE_ONCE)
+        .unwrap();
     for (budget, blocks, least) in [(64 * 1024usize, 60u64, 0.99), (1024 * 1024, 6, 0.99)] {
         let total: usize = (0..blocks).map(|i| block(source.as_mut(), 11, i, budget).len()).sum();
         let fill = total as f64 / (budget as f64 * blocks as f64);
@@ -381,27 +387,28 @@ fn fills_at_least_99_percent_at_64k_and_1m() {
 #[test]
 fn lading_wrapper_and_fixture_load() {
     let wrapped = "variant:\n  dogstatsd:\n    contexts: {constant: 100}\n    kind_weights: {metric: 90, event: 5, service_check: 5}\n    length_prefix_framed: true\n";
-    let FormatConfig::DogStatsD(c) = FormatKind::DogStatsD.parse_config(wrapped, Path::new("lading.yaml")).unwrap()
-    else {
-        panic!("wrong format")
-    };
+    let c_config =
+        payforge::FormatConfig::parse::<payforge::formats::DogStatsD>(wrapped, Path::new("lading.yaml")).unwrap();
+    let c = c_config.get::<payforge::formats::DogStatsD>().unwrap().clone();
     assert_eq!(c.contexts, payforge::config::ConfRange::constant(100));
     assert!(c.length_prefix_framed);
     assert_eq!(c.tag_length, Config::default().tag_length);
 
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("payload-fixtures/dogstatsd/config.yaml");
-    let FormatConfig::DogStatsD(c) = FormatKind::DogStatsD.load_config(&fixture).unwrap() else {
-        panic!("wrong format")
-    };
+    let c_config = payforge::FormatSpec::of::<payforge::formats::DogStatsD>().load_config(&fixture).unwrap();
+    let c = c_config.get::<payforge::formats::DogStatsD>().unwrap().clone();
     assert_eq!(c, Config::default(), "the fixture spells out the defaults");
 
-    let yaml = FormatKind::DogStatsD.default_config().to_yaml().unwrap();
-    let FormatConfig::DogStatsD(back) = FormatKind::DogStatsD.parse_config(&yaml, Path::new("x")).unwrap() else {
-        panic!("wrong format")
-    };
+    let yaml = payforge::FormatConfig::default_of::<payforge::formats::DogStatsD>().to_yaml().unwrap();
+    let back_config = payforge::FormatConfig::parse::<payforge::formats::DogStatsD>(&yaml, Path::new("x")).unwrap();
+    let back = back_config.get::<payforge::formats::DogStatsD>().unwrap().clone();
     assert_eq!(back, Config::default(), "{yaml}");
 
-    let err = FormatKind::DogStatsD.parse_config("contextz: {constant: 1}", Path::new("typo.yaml")).unwrap_err();
+    let err = payforge::FormatConfig::parse::<payforge::formats::DogStatsD>(
+        "contextz: {constant: 1}",
+        Path::new("typo.yaml"),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("contextz"), "{err}");
 }
 
@@ -452,7 +459,8 @@ fn every_config_error_names_key_and_value() {
         ("cardinality: [\"lo\\nw\"]", "dogstatsd.cardinality", "lo\\nw"),
     ];
     for (yaml, key, value) in cases {
-        let config = FormatKind::DogStatsD.parse_config(yaml, Path::new("bad.yaml")).unwrap();
+        let config =
+            payforge::FormatConfig::parse::<payforge::formats::DogStatsD>(yaml, Path::new("bad.yaml")).unwrap();
         let err = config.build(0, Strategy::REUSE_ENCODE_ONCE).err().unwrap_or_else(|| panic!("accepted {yaml}"));
         let msg = err.to_string();
         assert_eq!(err.kind(), ErrorKind::Config, "{msg}");
@@ -475,7 +483,9 @@ fn measure_setup_and_throughput() {
     let setups: Vec<f64> = (0..11u64)
         .map(|seed| {
             let start = Instant::now();
-            let source = FormatKind::DogStatsD.default_config().build(seed, Strategy::REUSE_ENCODE_ONCE).unwrap();
+            let source = payforge::FormatConfig::default_of::<payforge::formats::DogStatsD>()
+                .build(seed, Strategy::REUSE_ENCODE_ONCE)
+                .unwrap();
             let ms = start.elapsed().as_secs_f64() * 1e3;
             drop(source);
             ms
@@ -484,7 +494,8 @@ fn measure_setup_and_throughput() {
     println!("setup (defaults): median {:.2} ms", median(setups));
     for budget in [64 * 1024usize, 1024 * 1024] {
         for strategy in Strategy::ALL {
-            let mut source = FormatKind::DogStatsD.default_config().build(1, strategy).unwrap();
+            let mut source =
+                payforge::FormatConfig::default_of::<payforge::formats::DogStatsD>().build(1, strategy).unwrap();
             let mut out = Vec::with_capacity(budget);
             let reps: Vec<f64> = (0..9)
                 .map(|r| {

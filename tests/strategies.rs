@@ -111,7 +111,7 @@ format_props! {
 
 #[test]
 fn same_seed_same_bytes_through_the_registry() {
-    for kind in payforge::FormatKind::ALL {
+    for kind in payforge::Registry::builtin().specs() {
         let config = kind.default_config();
         let blocks: Vec<Vec<u8>> = Strategy::ALL
             .iter()
@@ -134,7 +134,7 @@ fn same_seed_same_bytes_through_the_registry() {
 
 #[test]
 fn zero_and_huge_budgets_are_handled() {
-    for kind in payforge::FormatKind::ALL {
+    for kind in payforge::Registry::builtin().specs() {
         let mut source = kind.default_config().build(1, Strategy::REUSE_ENCODE_ONCE).unwrap();
         let err = source.next_block(&mut BlockRng::for_block(1, 0), 0).unwrap_err();
         assert!(matches!(err, Error::BudgetTooSmall { budget: 0, .. }), "{kind}: {err}");
@@ -149,7 +149,9 @@ fn zero_and_huge_budgets_are_handled() {
     }
     // The largest budget is served: the logs intake cap ends the block long before 1 GiB, and the
     // output is sized by what was produced, not by the budget.
-    let mut source = payforge::FormatKind::DatadogLogs.default_config().build(1, Strategy::REUSE_ENCODE_ONCE).unwrap();
+    let mut source = payforge::FormatConfig::default_of::<payforge::formats::DatadogLogs>()
+        .build(1, Strategy::REUSE_ENCODE_ONCE)
+        .unwrap();
     let mut out = Vec::new();
     let filled = source.fill(&mut BlockRng::for_block(1, 0), payforge::fill::MAX_BUDGET, &mut out).unwrap();
     assert_eq!(filled.members, 1000);

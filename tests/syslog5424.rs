@@ -1,7 +1,7 @@
 //! RFC 5424 conformance of every syslog line, checked by a strict header grammar written here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use payforge::{BlockRng, FormatKind, Strategy};
+use payforge::{BlockRng, Strategy};
 
 /// Printable US-ASCII without space (RFC 5424 PRINTUSASCII).
 fn printusascii(s: &str, min: usize, max: usize) -> bool {
@@ -130,7 +130,9 @@ fn every_line_passes_the_grammar() {
     let mut with_sd = 0;
     for seed in 0..6u64 {
         for (i, budget) in [400usize, 4096, 65_536, 1 << 20].into_iter().enumerate() {
-            let mut source = FormatKind::Syslog5424.default_config().build(seed, Strategy::REUSE_ENCODE_ONCE).unwrap();
+            let mut source = payforge::FormatConfig::default_of::<payforge::formats::Syslog5424>()
+                .build(seed, Strategy::REUSE_ENCODE_ONCE)
+                .unwrap();
             let (block, filled) = source.next_block(&mut BlockRng::for_block(seed, i as u64), budget).unwrap();
             assert!(block.len() <= budget && block.ends_with(b"\n"));
             let text = std::str::from_utf8(block).unwrap();
@@ -181,7 +183,9 @@ fn min_member_len_is_a_lower_bound() {
 #[test]
 fn fill_is_at_least_99_percent_at_64k_and_1m() {
     for budget in [65_536usize, 1 << 20] {
-        let mut source = FormatKind::Syslog5424.default_config().build(3, Strategy::REUSE_ENCODE_ONCE).unwrap();
+        let mut source = payforge::FormatConfig::default_of::<payforge::formats::Syslog5424>()
+            .build(3, Strategy::REUSE_ENCODE_ONCE)
+            .unwrap();
         let total: usize =
             (0..16).map(|i| source.next_block(&mut BlockRng::for_block(3, i), budget).unwrap().1.bytes).sum();
         let fill = total as f64 / (16 * budget) as f64;
@@ -200,10 +204,12 @@ fn config_errors_name_field_and_value() {
         ("hostnames: 0", "syslog5424.hostnames"),
     ];
     for (yaml, needle) in cases {
-        let config = FormatKind::Syslog5424.parse_config(yaml, "c.yaml".as_ref()).unwrap();
+        let config = payforge::FormatConfig::parse::<payforge::formats::Syslog5424>(yaml, "c.yaml".as_ref()).unwrap();
         let err = config.build(0, Strategy::REUSE_ENCODE_ONCE).err().unwrap().to_string();
         assert!(err.contains(needle), "{yaml}: {err}");
     }
-    let err = FormatKind::Syslog5424.parse_config("hostnamez: 3", "c.yaml".as_ref()).unwrap_err().to_string();
+    let err = payforge::FormatConfig::parse::<payforge::formats::Syslog5424>("hostnamez: 3", "c.yaml".as_ref())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("hostnamez") && err.contains("c.yaml"), "{err}");
 }

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
-use payforge::{BlockRng, ErrorKind, FormatConfig, FormatKind, Strategy};
+use payforge::{BlockRng, ErrorKind, FormatConfig, Strategy};
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 
@@ -65,15 +65,15 @@ fn fixture_path() -> std::path::PathBuf {
 }
 
 fn fixture() -> FormatConfig {
-    FormatKind::TraceV04.load_config(&fixture_path()).unwrap()
+    payforge::FormatSpec::of::<payforge::formats::TraceV04>().load_config(&fixture_path()).unwrap()
 }
 
 fn defaults() -> FormatConfig {
-    FormatKind::TraceV04.default_config()
+    payforge::FormatConfig::default_of::<payforge::formats::TraceV04>()
 }
 
 fn parse(yaml: &str) -> FormatConfig {
-    FormatKind::TraceV04.parse_config(yaml, Path::new("test.yaml")).unwrap()
+    payforge::FormatConfig::parse::<payforge::formats::TraceV04>(yaml, Path::new("test.yaml")).unwrap()
 }
 
 fn block(config: &FormatConfig, strategy: Strategy, seed: u64, index: u64, budget: usize) -> Vec<u8> {
@@ -263,7 +263,11 @@ fn config_errors_name_key_and_value() {
         assert_eq!(err.kind(), ErrorKind::Config, "{msg}");
         assert!(msg.contains(key) && msg.contains(value), "{yaml}: {msg}");
     }
-    let err = FormatKind::TraceV04.parse_config("traces_per_payload: {constant: 3}", Path::new("t.yaml")).unwrap_err();
+    let err = payforge::FormatConfig::parse::<payforge::formats::TraceV04>(
+        "traces_per_payload: {constant: 3}",
+        Path::new("t.yaml"),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("traces_per_payload"), "{err}");
 }
 

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use payforge::measure::CountingAlloc;
-use payforge::{BlockRng, FormatKind, Strategy};
+use payforge::{BlockRng, Strategy};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc::system();
@@ -17,7 +17,7 @@ const MEASURED: u64 = 100;
 #[test]
 fn reuse_strategies_allocate_nothing_per_block() {
     let mut failures = Vec::new();
-    for &kind in FormatKind::ALL {
+    for &kind in payforge::Registry::builtin().specs() {
         let text = std::fs::read_to_string(format!("payload-fixtures/{}/config.yaml", kind.name())).unwrap();
         let config = kind.parse_config(&text, kind.name().as_ref()).unwrap();
         for strategy in [Strategy::REUSE_ENCODE_ONCE, Strategy::REUSE_REENCODE] {

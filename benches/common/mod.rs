@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use criterion::measurement::Measurement;
 use criterion::{BenchmarkGroup, Criterion, Throughput};
-use payforge::{BlockRng, BlockSource, FormatConfig, FormatKind, Strategy};
+use payforge::{BlockRng, BlockSource, FormatConfig, FormatSpec, Strategy};
 
 /// The run seed of every bench: `payforge generate`'s default.
 pub const SEED: u64 = 0;
@@ -25,9 +25,9 @@ const MIB: usize = 1024 * KIB;
 
 /// The budgets benched for `kind`, with their labels. trace-v04 also has 16 KiB, 256 KiB and
 /// 4 MiB to show that its cost per byte stays flat as blocks grow.
-pub fn block_sizes(kind: FormatKind) -> &'static [(usize, &'static str)] {
-    match kind {
-        FormatKind::TraceV04 => &[
+pub fn block_sizes(kind: FormatSpec) -> &'static [(usize, &'static str)] {
+    match kind.name() {
+        "trace-v04" => &[
             (4 * KIB, "4KiB"),
             (16 * KIB, "16KiB"),
             (64 * KIB, "64KiB"),
@@ -40,18 +40,18 @@ pub fn block_sizes(kind: FormatKind) -> &'static [(usize, &'static str)] {
 }
 
 /// `payload-fixtures/<format>/config.yaml`.
-pub fn example_config_path(kind: FormatKind) -> PathBuf {
+pub fn example_config_path(kind: FormatSpec) -> PathBuf {
     [env!("CARGO_MANIFEST_DIR"), "payload-fixtures", kind.name(), "config.yaml"].iter().collect()
 }
 
 /// The format's example config from `payload-fixtures/`, or `None` when it has no file yet.
-pub fn example_config(kind: FormatKind) -> Option<FormatConfig> {
+pub fn example_config(kind: FormatSpec) -> Option<FormatConfig> {
     let path = example_config_path(kind);
     path.exists().then(|| kind.load_config(&path).expect("example config parses"))
 }
 
 /// The config the matrix benches use: the example config, else the format's defaults.
-pub fn bench_config(kind: FormatKind) -> FormatConfig {
+pub fn bench_config(kind: FormatSpec) -> FormatConfig {
     example_config(kind).unwrap_or_else(|| {
         eprintln!("note: no {}; benching {kind} with its defaults", example_config_path(kind).display());
         kind.default_config()
@@ -127,7 +127,7 @@ pub fn bench_matrix<M: Measurement>(
     prefix: &str,
     configure: impl Fn(&mut BenchmarkGroup<'_, M>),
 ) {
-    for &kind in FormatKind::ALL {
+    for &kind in payforge::Registry::builtin().specs() {
         let config = bench_config(kind);
         for &(budget, label) in block_sizes(kind) {
             let mut group = c.benchmark_group(format!("{prefix}{kind}/{label}"));

@@ -23,11 +23,11 @@
 //!
 //! ```
 //! use payforge::cache::{Amount, BlockCache, BlockPlan, BlockSize};
-//! use payforge::{FormatKind, StrategyChoice};
+//! use payforge::{Registry, StrategyChoice};
 //!
 //! # fn main() -> payforge::Result<()> {
 //! let plan = BlockPlan::new(42, BlockSize::Fixed(16 * 1024), Amount::Total(256 * 1024))?;
-//! let config = FormatKind::Syslog5424.default_config();
+//! let config = Registry::builtin().default_config("syslog5424")?;
 //! let cache = BlockCache::build(&config, StrategyChoice::Auto, &plan, 2)?;
 //! assert_eq!(cache.len(), 16);
 //!
@@ -51,7 +51,7 @@ pub use plan::{Amount, BlockPlan, BlockSize, Shard};
 pub use produce::{Producer, StreamedBlock, check_threads};
 
 use crate::error::Result;
-use crate::formats::FormatConfig;
+use crate::registry::FormatConfig;
 use crate::strategy::StrategyChoice;
 
 /// One cached block: its bytes (one exact allocation, never empty) and metadata.

@@ -15,10 +15,9 @@ use super::plan::BlockPlan;
 use super::{BlockCache, CachedBlock};
 use crate::error::{Error, Result};
 use crate::fill::Filled;
-use crate::formats::FormatConfig;
 use crate::generator::BlockSource;
+use crate::registry::FormatConfig;
 use crate::rng::BlockRng;
-use crate::selection::resolve_auto;
 use crate::strategy::{Strategy, StrategyChoice};
 
 /// Blocks each streaming worker may have finished ahead of the writer (besides the one it is
@@ -80,17 +79,14 @@ impl std::fmt::Debug for Producer<'_> {
 }
 
 impl<'a> Producer<'a> {
-    /// Resolves `strategy` (`auto` uses the embedded selection at the plan's largest block size),
+    /// Resolves `strategy` (`auto` through the config's selection at the plan's largest block size),
     /// builds the first generator and checks that the smallest budget can hold a member.
     ///
     /// # Errors
     /// [`Error::Config`] for an invalid config; [`Error::BudgetBelowMinimum`] naming the format, the
     /// block size and the smallest member size when the plan's smallest budget cannot hold one.
     pub fn new(config: &'a FormatConfig, strategy: StrategyChoice, plan: &'a BlockPlan) -> Result<Self> {
-        let strategy = match strategy {
-            StrategyChoice::Fixed(s) => s,
-            StrategyChoice::Auto => resolve_auto(config.kind().name(), plan.block_size().max() as u64),
-        };
+        let strategy = config.resolve(strategy, plan.block_size().max() as u64);
         let first = config.build(plan.seed(), strategy)?;
         first.check_budget(plan.block_size().min())?;
         Ok(Self { strategy, plan, first })

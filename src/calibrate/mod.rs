@@ -26,8 +26,8 @@ pub use profile::{AllocProfile, BlockRun, ProfileSpec, alloc_profile};
 pub use rule::{Candidate, Decision, Verdict, decide};
 
 use crate::error::{Error, Result};
-use crate::formats::{FormatConfig, FormatKind};
 use crate::measure::CountingAlloc;
+use crate::registry::{FormatConfig, FormatSpec};
 use crate::selection::{self, Entry, Selection};
 use crate::size::format_size;
 use crate::strategy::Strategy;
@@ -175,17 +175,17 @@ pub struct Target {
 }
 
 impl Target {
-    /// The config of `kind` in `dir/<format name>/config.yaml` when that file exists, else the
+    /// The config of `spec` in `dir/<format name>/config.yaml` when that file exists, else the
     /// format's defaults.
     ///
     /// # Errors
     /// [`Error::ConfigFile`] when the file exists but cannot be read or parsed.
-    pub fn from_dir(kind: FormatKind, dir: &Path) -> Result<Self> {
-        let path = dir.join(kind.name()).join("config.yaml");
+    pub fn from_dir(spec: FormatSpec, dir: &Path) -> Result<Self> {
+        let path = dir.join(spec.name()).join("config.yaml");
         if path.is_file() {
-            Ok(Target { config: kind.load_config(&path)?, origin: path.display().to_string() })
+            Ok(Target { config: spec.load_config(&path)?, origin: path.display().to_string() })
         } else {
-            Ok(Target { config: kind.default_config(), origin: "defaults".to_string() })
+            Ok(Target { config: spec.default_config(), origin: "defaults".to_string() })
         }
     }
 }
@@ -214,7 +214,7 @@ impl Plan {
     /// [`Error::Argument`], a config error, or [`Error::BudgetTooSmall`], naming the culprit.
     pub fn validate(&self) -> Result<()> {
         if self.targets.is_empty() {
-            return Err(Error::argument("format list", "", format!("name at least one of {}", FormatKind::names())));
+            return Err(Error::argument("format list", "", "name at least one format"));
         }
         let Some(&largest) = self.block_sizes.iter().max() else {
             return Err(Error::argument("block-size list", "", "name at least one block size, e.g. 64KiB"));
@@ -253,7 +253,7 @@ impl Plan {
 #[derive(Debug, Clone)]
 pub struct Group {
     /// The format.
-    pub format: FormatKind,
+    pub format: FormatSpec,
     /// Where its config came from.
     pub origin: String,
     /// The block size.
@@ -307,7 +307,7 @@ pub fn run(plan: &Plan, alloc: &CountingAlloc, on_step: &mut dyn FnMut(&str)) ->
                 profile: ProfileSpec::new(plan.seed, block_size, plan.volume),
                 repetitions: plan.repetitions,
             };
-            let format = target.config.kind();
+            let format = target.config.spec();
             let label = format!("{format} {}", format_size(block_size as u64));
             let measurements = measure_strategies(alloc, &target.config, &Strategy::ALL, &spec, &mut |step| {
                 on_step(&format!("{label}: {step}"));
@@ -365,8 +365,17 @@ impl Calibration {
                 amplification: round3(m.profile.amplification()),
             });
         }
-        let order = |e: &Entry| FormatKind::ALL.iter().position(|k| k.name() == e.format).unwrap_or(usize::MAX);
-        entries.sort_by(|a, b| order(a).cmp(&order(b)).then(a.block_size.cmp(&b.block_size)));
+        // Formats keep the order they first appear in: the previous file's, then this run's.
+        let mut order: Vec<&str> = Vec::new();
+        let previous_formats = previous.into_iter().flat_map(|p| p.entries.iter().map(|e| e.format.as_str()));
+        for format in previous_formats.chain(self.groups.iter().map(|g| g.format.name())) {
+            if !order.contains(&format) {
+                order.push(format);
+            }
+        }
+        let order: Vec<String> = order.into_iter().map(str::to_owned).collect();
+        let rank = |e: &Entry| order.iter().position(|f| *f == e.format).unwrap_or(usize::MAX);
+        entries.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.block_size.cmp(&b.block_size)));
         Selection {
             version: 1,
             default: previous.map_or_else(|| selection::FALLBACK.name().to_string(), |p| p.default.clone()),

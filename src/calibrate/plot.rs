@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use super::Calibration;
 use super::report::num;
-use crate::formats::FormatKind;
+use crate::registry::FormatSpec;
 use crate::size::format_size;
 use crate::strategy::Strategy;
 
@@ -175,7 +175,7 @@ fn panel(svg: &mut String, x: f64, y: f64, title: &str, y_label: &str, groups: &
 
 /// The whole chart.
 pub fn svg(cal: &Calibration) -> String {
-    let mut formats: Vec<FormatKind> = Vec::new();
+    let mut formats: Vec<FormatSpec> = Vec::new();
     for g in &cal.groups {
         if !formats.contains(&g.format) {
             formats.push(g.format);

@@ -13,9 +13,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::formats::FormatConfig;
 use crate::generator::BlockSource;
 use crate::measure::{CountingAlloc, MemStats};
+use crate::registry::FormatConfig;
 use crate::rng::BlockRng;
 use crate::strategy::Strategy;
 

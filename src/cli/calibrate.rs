@@ -4,12 +4,13 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::calibrate::{self, Plan, Target, plot, report};
+use crate::measure::CountingAlloc;
+use crate::registry::Registry;
+use crate::selection::Selection;
+use crate::{Error, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use payforge::calibrate::{self, Plan, Target, plot, report};
-use payforge::measure::CountingAlloc;
-use payforge::selection::Selection;
-use payforge::{Error, FormatKind, Result};
 
 use super::parse_size_arg;
 
@@ -77,13 +78,14 @@ fn split_list<T: PartialEq>(what: &'static str, text: &str, parse: impl Fn(&str)
 }
 
 /// Runs the command.
-pub fn run(args: CalibrateArgs, alloc: &'static CountingAlloc) -> Result<ExitCode> {
-    let kinds = match &args.formats {
-        Some(list) => split_list("format list", list, str::parse::<FormatKind>)?,
-        None => FormatKind::ALL.to_vec(),
+pub fn run(args: CalibrateArgs, registry: &Registry, alloc: Option<&'static CountingAlloc>) -> Result<ExitCode> {
+    let alloc = super::require_counter("calibrate", alloc)?;
+    let specs = match &args.formats {
+        Some(list) => split_list("format list", list, |name| registry.get(name))?,
+        None => registry.specs().to_vec(),
     };
     let block_sizes = split_list("block-size list", &args.block_sizes, |s| {
-        let n = payforge::size::parse_size("block size", s)?;
+        let n = crate::size::parse_size("block size", s)?;
         usize::try_from(n).map_err(|_| Error::argument("block size", s, "too large for this machine"))
     })?;
     let config_dir = match &args.config_dir {
@@ -93,7 +95,7 @@ pub fn run(args: CalibrateArgs, alloc: &'static CountingAlloc) -> Result<ExitCod
         Some(dir) => dir.clone(),
         None => PathBuf::from(FIXTURES),
     };
-    let targets = kinds.iter().map(|&k| Target::from_dir(k, &config_dir)).collect::<Result<Vec<_>>>()?;
+    let targets = specs.iter().map(|&s| Target::from_dir(s, &config_dir)).collect::<Result<Vec<_>>>()?;
     let plan = Plan { targets, block_sizes, volume: args.volume, repetitions: args.repetitions, seed: args.seed };
     plan.validate()?;
     let outputs: Vec<&PathBuf> = [&args.write, &args.report, &args.plot].into_iter().flatten().collect();
@@ -101,7 +103,7 @@ pub fn run(args: CalibrateArgs, alloc: &'static CountingAlloc) -> Result<ExitCod
         calibrate::check_writable(path)?;
     }
     for t in &plan.targets {
-        eprintln!("config of {}: {}", t.config.kind(), t.origin);
+        eprintln!("config of {}: {}", t.config.name(), t.origin);
     }
 
     let progress = progress_bar(plan.steps());

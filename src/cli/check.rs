@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::Result;
+use crate::measure::CountingAlloc;
+use crate::registry::Registry;
 use clap::Args;
-use payforge::Result;
-use payforge::measure::CountingAlloc;
 
 /// Arguments of `payforge check`.
 #[derive(Debug, Args)]
@@ -21,8 +22,9 @@ pub struct CheckArgs {
 }
 
 /// Runs the command: exit 0 when every check passes, 1 on any regression.
-pub fn run(args: CheckArgs, alloc: &'static CountingAlloc) -> Result<ExitCode> {
-    let report = payforge::check::run(&args.fixtures, args.bless, alloc)?;
+pub fn run(args: CheckArgs, registry: &Registry, alloc: Option<&'static CountingAlloc>) -> Result<ExitCode> {
+    let alloc = super::require_counter("check", alloc)?;
+    let report = crate::check::run(registry, &args.fixtures, args.bless, alloc)?;
     super::write_stdout(&report.to_string())?;
     Ok(if report.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

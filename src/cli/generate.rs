@@ -6,12 +6,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use crate::cache::{Amount, BlockPlan, BlockSize, Producer, Shard, check_threads};
+use crate::fingerprint::Fingerprinter;
+use crate::measure::CountingAlloc;
+use crate::registry::Registry;
+use crate::{Error, Result, StrategyChoice};
 use clap::{ArgGroup, Args};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use payforge::cache::{Amount, BlockPlan, BlockSize, Producer, Shard, check_threads};
-use payforge::fingerprint::Fingerprinter;
-use payforge::measure::CountingAlloc;
-use payforge::{Error, FormatKind, Result, StrategyChoice};
 
 use super::output::Sink;
 use super::parse_size_arg;
@@ -20,9 +21,9 @@ use super::parse_size_arg;
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("amount").required(true).args(["blocks", "total"])))]
 pub struct GenerateArgs {
-    /// The payload format: syslog5424, datadog-logs, trace-v04 or dogstatsd.
-    #[arg(value_name = "FORMAT", value_parser = parse_format)]
-    format: FormatKind,
+    /// The payload format (the registry's names are filled in at run time).
+    #[arg(value_name = "FORMAT")]
+    format: String,
 
     /// YAML config for the format: its config alone, or a lading-style `variant:` document.
     /// Without it the format's defaults are used.
@@ -57,9 +58,15 @@ pub struct GenerateArgs {
     shard: Option<Shard>,
 
     /// How blocks are sized and buffered. All strategies give identical bytes; `auto` uses the
-    /// measured selection embedded in the binary for this format and block size.
+    /// measured selection embedded in the binary for this format and block size (overlaid by
+    /// --selection), and reuse-encode-once for a format no selection has measured.
     #[arg(long, value_name = "STRATEGY", default_value = "auto", value_parser = parse_strategy)]
     strategy: StrategyChoice,
+
+    /// A selection file written by `calibrate --write`, overlaid on the embedded one for `auto`:
+    /// its entries replace the embedded entries of the formats it measured.
+    #[arg(long, value_name = "FILE")]
+    selection: Option<PathBuf>,
 
     /// Write all blocks, concatenated, to FILE (`-` is stdout, the default).
     #[arg(short = 'o', long = "output", value_name = "FILE", conflicts_with = "output_dir")]
@@ -83,10 +90,6 @@ pub struct GenerateArgs {
     verbose: bool,
 }
 
-fn parse_format(s: &str) -> std::result::Result<FormatKind, String> {
-    s.parse().map_err(|e: Error| e.to_string())
-}
-
 fn parse_block_size(s: &str) -> std::result::Result<BlockSize, String> {
     s.parse().map_err(|e: Error| e.to_string())
 }
@@ -99,8 +102,11 @@ fn parse_strategy(s: &str) -> std::result::Result<StrategyChoice, String> {
     s.parse().map_err(|e: Error| e.to_string())
 }
 
+/// Stands in for the counter when this binary has none and nothing is counted.
+static UNUSED: CountingAlloc = CountingAlloc::system();
+
 /// Runs the command.
-pub fn run(args: GenerateArgs, alloc: &'static CountingAlloc) -> Result<ExitCode> {
+pub fn run(args: GenerateArgs, registry: &Registry, alloc: Option<&'static CountingAlloc>) -> Result<ExitCode> {
     let threads = match args.threads {
         Some(n) => check_threads(n)?,
         None => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
@@ -111,13 +117,16 @@ pub fn run(args: GenerateArgs, alloc: &'static CountingAlloc) -> Result<ExitCode
         (None, None) => return Err(Error::argument("amount", "", "give --blocks or --total")),
     };
     let plan = BlockPlan::new(args.seed, args.block_size, amount)?.with_shard(args.shard.unwrap_or_default())?;
+    let alloc =
+        if args.memory_stats { super::require_counter("memory stats", alloc)? } else { alloc.unwrap_or(&UNUSED) };
+    let mut registry = registry.clone();
+    if let Some(path) = &args.selection {
+        registry.load_selection(path)?;
+    }
     // Counting costs about 20 ns per allocator call: pay it only when the counts are printed.
     alloc.set_counting(args.memory_stats);
     let setup_start = alloc.begin();
-    let config = match &args.config {
-        Some(path) => args.format.load_config(path)?,
-        None => args.format.default_config(),
-    };
+    let config = registry.config(&args.format, args.config.as_deref())?;
     let producer = Producer::new(&config, args.strategy, &plan)?;
     let setup = alloc.end(&setup_start);
     // Outputs are opened only now, so a bad config or budget never truncates an existing file.

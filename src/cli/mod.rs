@@ -1,15 +1,35 @@
-//! Argument parsing and dispatch. Each subcommand lives in its own file; this one only defines
-//! the shared flags and turns library errors into messages and exit codes.
+//! The command line as a library function: `generate`, `calibrate` and `check` over any
+//! [`Registry`].
+//!
+//! The `payforge` binary is `cli::run(Registry::builtin())`. A crate with formats of its own gets
+//! the same commands, with every flag, its formats listed in `--help` and in error messages:
+//!
+//! ```no_run
+//! // In the downstream binary (the counter lets calibrate, check and --memory-stats count):
+//! #[global_allocator]
+//! static ALLOC: payforge::measure::GlobalCounter = payforge::measure::GlobalCounter;
+//!
+//! fn main() -> std::process::ExitCode {
+//!     payforge::cli::run(payforge::Registry::builtin() /* .with::<MyFormat>() */)
+//! }
+//! ```
+//!
+//! Each subcommand lives in its own file; this one defines the shared parts, fills the format
+//! lists into the help from the registry, and turns errors into messages and exit codes.
 
 mod calibrate;
 mod check;
 mod generate;
 mod output;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use payforge::measure::CountingAlloc;
+use clap::builder::{PossibleValue, PossibleValuesParser};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::measure::{CountingAlloc, installed};
+use crate::registry::Registry;
 
 /// Deterministic, low-allocation payload generation for load generators.
 ///
@@ -33,36 +53,110 @@ enum Command {
     Check(check::CheckArgs),
 }
 
-/// Parses the command line, runs it, and maps errors to exit codes: 0 on success (and when the
-/// reader of our output goes away), 1 on any error, 2 on usage errors (from clap).
-pub fn run(alloc: &'static CountingAlloc) -> ExitCode {
-    let cli = Cli::parse();
+/// Runs the command line of this process over `registry`. Exit codes: 0 on success (and when the
+/// reader of our output goes away), 1 on any error, 2 on usage errors.
+pub fn run(registry: Registry) -> ExitCode {
+    run_from(registry, std::env::args_os())
+}
+
+/// As [`run`], with the arguments given (the first is the program name).
+pub fn run_from<I, T>(registry: Registry, args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let program = program_name(&args);
+    if let Err(e) = registry.validate() {
+        eprintln!("{program}: error: {e}");
+        return ExitCode::FAILURE;
+    }
+    let matches = match command(&registry, &program).try_get_matches_from(&args) {
+        Ok(m) => m,
+        Err(e) => return clap_exit(&e),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(&e),
+    };
+    let alloc = installed();
     let result = match cli.command {
-        Command::Generate(args) => generate::run(args, alloc),
-        Command::Calibrate(args) => calibrate::run(args, alloc),
-        Command::Check(args) => check::run(args, alloc),
+        Command::Generate(args) => generate::run(args, &registry, alloc),
+        Command::Calibrate(args) => calibrate::run(args, &registry, alloc),
+        Command::Check(args) => check::run(args, &registry, alloc),
     };
     match result {
         Ok(code) => code,
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("payforge: error: {e}");
+            eprintln!("{program}: error: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
+/// The clap command with the registry's formats in the help and as FORMAT's possible values.
+fn command(registry: &Registry, program: &str) -> clap::Command {
+    let names = registry.names();
+    let values: Vec<PossibleValue> =
+        registry.specs().iter().map(|s| PossibleValue::new(s.name()).help(s.about())).collect();
+    Cli::command()
+        .bin_name(program.to_owned())
+        .mut_subcommand("generate", |sub| {
+            sub.mut_arg("format", |arg| {
+                arg.value_parser(PossibleValuesParser::new(values)).help(format!("The payload format: {names}"))
+            })
+        })
+        .mut_subcommand("calibrate", |sub| {
+            sub.mut_arg("formats", |arg| {
+                arg.help(format!("Comma-separated formats to measure (default: all of them: {names})"))
+            })
+        })
+}
+
+/// The program's file name, for usage lines and messages (`payforge` for the payforge binary).
+fn program_name(args: &[OsString]) -> String {
+    args.first()
+        .and_then(|a| std::path::Path::new(a).file_stem())
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "payforge".to_owned())
+}
+
+/// Prints a clap error (or the help or version it stands for) and gives its exit code: 0 for
+/// help and version, 2 for usage errors.
+fn clap_exit(e: &clap::Error) -> ExitCode {
+    // Printing help into a closed pipe is not worth a panic; the exit code still tells.
+    let _ = e.print();
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+}
+
+/// The counter a command that must count allocations needs.
+///
+/// # Errors
+/// [`crate::Error::Argument`] saying how to install it, when this binary did not.
+fn require_counter(what: &'static str, alloc: Option<&'static CountingAlloc>) -> crate::Result<&'static CountingAlloc> {
+    alloc.ok_or_else(|| {
+        crate::Error::argument(
+            what,
+            "",
+            "counting allocations needs `#[global_allocator] static ALLOC: payforge::measure::GlobalCounter = \
+             payforge::measure::GlobalCounter;` in this binary",
+        )
+    })
+}
+
 /// Writes `text` to stdout, reporting failure (a closed pipe, a full disk) as an error instead of
 /// panicking the way `print!` does. A closed pipe then ends the run quietly.
-fn write_stdout(text: &str) -> payforge::Result<()> {
+fn write_stdout(text: &str) -> crate::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
-        .map_err(|source| payforge::Error::io("write", "stdout", source))
+        .map_err(|source| crate::Error::io("write", "stdout", source))
 }
 
 /// Parses a size argument for clap (`65536`, `64KiB`, `1MiB`).
 fn parse_size_arg(s: &str) -> Result<u64, String> {
-    payforge::size::parse_size("size", s).map_err(|e| e.to_string())
+    crate::size::parse_size("size", s).map_err(|e| e.to_string())
 }

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use payforge::{Error, Result};
+use crate::{Error, Result};
 
 /// A destination for blocks, written in index order.
 pub enum Sink {

@@ -109,7 +109,16 @@ pub struct StatusWeights {
 
 impl Default for StatusWeights {
     fn default() -> Self {
-        Self { emergency: 0.0, alert: 0.0, critical: 0.5, error: 5.0, warning: 10.0, notice: 4.5, info: 70.0, debug: 10.0 }
+        Self {
+            emergency: 0.0,
+            alert: 0.0,
+            critical: 0.5,
+            error: 5.0,
+            warning: 10.0,
+            notice: 4.5,
+            info: 70.0,
+            debug: 10.0,
+        }
     }
 }
 
@@ -156,22 +165,127 @@ impl StatusTable {
 /// Words of message phrases. A few need JSON escaping (quotes, backslashes, a stack-trace line
 /// with a newline and a tab) and one is not ASCII, so escaping is exercised at both levels.
 const WORDS: &[&str] = &[
-    "request", "completed", "failed", "user", "order", "payment", "timeout", "connection", "retrying", "cache",
-    "miss", "hit", "database", "query", "took", "upstream", "returned", "status", "processing", "batch", "records",
-    "received", "sent", "queue", "consumer", "lag", "session", "expired", "token", "refreshed", "invalid", "input",
-    "for", "field", "the", "a", "to", "from", "with", "after", "attempt", "handler", "started", "stopped", "worker",
-    "job", "scheduled", "checkout", "cart", "item", "inventory", "reserved", "released", "lock", "acquired", "shard",
-    "replica", "leader", "elected", "healthcheck", "ok", "degraded", "latency", "p99", "exceeded", "threshold",
-    "memory", "usage", "gc", "pause", "heap", "allocated", "thread", "pool", "exhausted", "rejected", "accepted",
-    "tls", "handshake", "certificate", "verified", "dns", "lookup", "resolved", "socket", "closed", "reset", "by",
-    "peer", "POST", "GET", "/api/v1/orders", "/healthz", "200", "404", "500", "503", "\"GET /api/v1/cart HTTP/1.1\"",
-    "C:\\ProgramData\\app\\config.yaml", "\n\tat com.example.OrderService.process(OrderService.java:118)", "café",
+    "request",
+    "completed",
+    "failed",
+    "user",
+    "order",
+    "payment",
+    "timeout",
+    "connection",
+    "retrying",
+    "cache",
+    "miss",
+    "hit",
+    "database",
+    "query",
+    "took",
+    "upstream",
+    "returned",
+    "status",
+    "processing",
+    "batch",
+    "records",
+    "received",
+    "sent",
+    "queue",
+    "consumer",
+    "lag",
+    "session",
+    "expired",
+    "token",
+    "refreshed",
+    "invalid",
+    "input",
+    "for",
+    "field",
+    "the",
+    "a",
+    "to",
+    "from",
+    "with",
+    "after",
+    "attempt",
+    "handler",
+    "started",
+    "stopped",
+    "worker",
+    "job",
+    "scheduled",
+    "checkout",
+    "cart",
+    "item",
+    "inventory",
+    "reserved",
+    "released",
+    "lock",
+    "acquired",
+    "shard",
+    "replica",
+    "leader",
+    "elected",
+    "healthcheck",
+    "ok",
+    "degraded",
+    "latency",
+    "p99",
+    "exceeded",
+    "threshold",
+    "memory",
+    "usage",
+    "gc",
+    "pause",
+    "heap",
+    "allocated",
+    "thread",
+    "pool",
+    "exhausted",
+    "rejected",
+    "accepted",
+    "tls",
+    "handshake",
+    "certificate",
+    "verified",
+    "dns",
+    "lookup",
+    "resolved",
+    "socket",
+    "closed",
+    "reset",
+    "by",
+    "peer",
+    "POST",
+    "GET",
+    "/api/v1/orders",
+    "/healthz",
+    "200",
+    "404",
+    "500",
+    "503",
+    "\"GET /api/v1/cart HTTP/1.1\"",
+    "C:\\ProgramData\\app\\config.yaml",
+    "\n\tat com.example.OrderService.process(OrderService.java:118)",
+    "café",
 ];
 
 /// Service names are `<domain>-<role>`.
 const SERVICE_DOMAINS: &[&str] = &[
-    "checkout", "payment", "auth", "user", "cart", "search", "inventory", "shipping", "billing", "notification",
-    "gateway", "catalog", "pricing", "recommendation", "fraud", "ledger",
+    "checkout",
+    "payment",
+    "auth",
+    "user",
+    "cart",
+    "search",
+    "inventory",
+    "shipping",
+    "billing",
+    "notification",
+    "gateway",
+    "catalog",
+    "pricing",
+    "recommendation",
+    "fraud",
+    "ledger",
 ];
 const SERVICE_ROLES: &[&str] = &["api", "worker", "service", "web", "consumer", "cron", "grpc"];
 
@@ -302,6 +416,9 @@ fn tag_set(rng: &mut BlockRng, tags: usize, out: &mut String) {
 
 impl Configured for DatadogLogs {
     type Config = Config;
+    const NAME: &'static str = "datadog-logs";
+    const ABOUT: &'static str = "Datadog JSON logs: a JSON array of log records per block";
+    const LADING_PATH: &'static [&'static str] = &["datadog_log"];
 
     fn from_config(c: &Config, seed: u64) -> Result<Self> {
         validate_count("datadog_logs.max_entries_per_array", c.max_entries_per_array, INTAKE_MAX_ENTRIES)?;
@@ -413,8 +530,7 @@ impl DatadogLogs {
     /// of the shortest text of every pool (plain and nested phrases measured separately), the
     /// earliest timestamp and one-digit numbers.
     fn shortest_encoding(&self) -> usize {
-        let status =
-            (0..STATUSES.len()).min_by_key(|&i| STATUSES.get(i).map_or(0, |s| s.len())).unwrap_or(0) as u8;
+        let status = (0..STATUSES.len()).min_by_key(|&i| STATUSES.get(i).map_or(0, |s| s.len())).unwrap_or(0) as u8;
         let entry = |structured: bool, message: u32| Entry {
             timestamp_ms: self.timestamp_ms.min(),
             request_id: 0,
@@ -443,7 +559,7 @@ impl Format for DatadogLogs {
     type Member = Entry;
 
     fn name(&self) -> &'static str {
-        "datadog-logs"
+        Self::NAME
     }
 
     fn framing(&self) -> Framing {

@@ -165,6 +165,9 @@ pub struct DogStatsD {
 
 impl Configured for DogStatsD {
     type Config = Config;
+    const NAME: &'static str = "dogstatsd";
+    const ABOUT: &'static str = "DogStatsD metrics, events and service checks, one per line";
+    const LADING_PATH: &'static [&'static str] = &["dogstatsd"];
 
     fn from_config(c: &Config, seed: u64) -> Result<Self> {
         c.validate()?;
@@ -259,10 +262,9 @@ impl DogStatsD {
         let packed = rng.chance(self.multivalue_pack_probability) && ty != MetricType::Set;
         let values = if packed { self.multivalue_count.sample(rng).clamp(1, u64::from(u16::MAX)) as u16 } else { 1 };
         let value_seed = rng.next_u64();
-        let timestamp = (ty.timestamped()
-            && self.timestamp_probability > 0.0
-            && rng.chance(self.timestamp_probability))
-        .then(|| self.timestamp_range.sample(rng) as u32);
+        let timestamp =
+            (ty.timestamped() && self.timestamp_probability > 0.0 && rng.chance(self.timestamp_probability))
+                .then(|| self.timestamp_range.sample(rng) as u32);
         Metric { context, values, value_seed, rate, container, external, cardinality, timestamp }
     }
 
@@ -370,7 +372,7 @@ impl Format for DogStatsD {
     type Member = Datagram;
 
     fn name(&self) -> &'static str {
-        "dogstatsd"
+        Self::NAME
     }
 
     fn framing(&self) -> Framing {

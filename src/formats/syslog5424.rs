@@ -72,9 +72,8 @@ impl Default for Config {
 }
 
 /// Structured-data parameter values: some need RFC 5424 escaping (`"`, `\`, `]`).
-const SD_VALUES: &[&str] = &[
-    "3", "Application", "1011", "ok", "retry", "eu-west-1", "disk \"sda\"", "path\\to\\file", "a]b", "true",
-];
+const SD_VALUES: &[&str] =
+    &["3", "Application", "1011", "ok", "retry", "eu-west-1", "disk \"sda\"", "path\\to\\file", "a]b", "true"];
 /// Levels used in the JSON message.
 const LEVELS: &[&str] = &["debug", "info", "info", "info", "warn", "error"];
 
@@ -115,6 +114,9 @@ const MAX_POOL: u64 = 1_000_000;
 
 impl Configured for Syslog5424 {
     type Config = Config;
+    const NAME: &'static str = "syslog5424";
+    const ABOUT: &'static str = "RFC 5424 syslog lines";
+    const LADING_PATH: &'static [&'static str] = &["syslog5424"];
 
     fn from_config(c: &Config, seed: u64) -> Result<Self> {
         validate_count("syslog5424.hostnames", c.hostnames, MAX_POOL)?;
@@ -159,7 +161,7 @@ impl Format for Syslog5424 {
     type Member = Line;
 
     fn name(&self) -> &'static str {
-        "syslog5424"
+        Self::NAME
     }
 
     fn framing(&self) -> Framing {
@@ -169,7 +171,8 @@ impl Format for Syslog5424 {
     fn min_member_len(&self) -> usize {
         // "<0>1 " + timestamp + 5 separators + the shortest pool entries + "-" + shortest message.
         let header = 5 + 24 + 5 + 1 + 1;
-        let pools = self.hostnames.min_len() + self.app_names.min_len() + self.procids.min_len() + self.msgids.min_len();
+        let pools =
+            self.hostnames.min_len() + self.app_names.min_len() + self.procids.min_len() + self.msgids.min_len();
         let mut msg = Vec::new();
         let shortest = Line {
             pri: 0,

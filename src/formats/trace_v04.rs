@@ -26,7 +26,7 @@ pub use config::Config;
 
 use crate::config::ConfRange;
 use crate::error::{Error, Result};
-use crate::format::{Configured, Format};
+use crate::format::{Configured, Format, SampleRendering};
 use crate::framing::{Framing, msgpack_array_header_len, write_msgpack_array_header};
 use crate::rng::{BlockRng, mix64};
 use config::field;
@@ -128,6 +128,10 @@ struct Node {
 
 impl Configured for TraceV04 {
     type Config = Config;
+    const NAME: &'static str = "trace-v04";
+    const ABOUT: &'static str = "Datadog trace-agent v0.4 traces: a msgpack array of traces per block";
+    const LADING_PATH: &'static [&'static str] = &["trace_agent", "v0.4"];
+    const SAMPLE: SampleRendering = SampleRendering::MsgpackAsYaml;
 
     fn from_config(c: &Config, seed: u64) -> Result<Self> {
         c.validate()?;
@@ -154,10 +158,15 @@ impl Configured for TraceV04 {
             push_random_str(rng, &c.span_type_length, LETTERS, out);
             tails.seal();
         }
-        let tag_keys = distinct_keys(rng, TAG_KEYS, ("tags_per_span", c.tags_per_span), ("tag_key_length", c.tag_key_length))?;
+        let tag_keys =
+            distinct_keys(rng, TAG_KEYS, ("tags_per_span", c.tags_per_span), ("tag_key_length", c.tag_key_length))?;
         let tag_values = pool::pool(rng, TAG_VALUES, &c.tag_value_length, ALNUM);
-        let metric_keys =
-            distinct_keys(rng, METRIC_KEYS, ("metrics_per_span", c.metrics_per_span), ("metric_key_length", c.metric_key_length))?;
+        let metric_keys = distinct_keys(
+            rng,
+            METRIC_KEYS,
+            ("metrics_per_span", c.metrics_per_span),
+            ("metric_key_length", c.metric_key_length),
+        )?;
 
         let shortest_context = (0..heads.len()).map(|i| heads.get(i).len() + tails.get(i).len()).min().unwrap_or(0);
         let fixed_keys = [key::SPAN_ID, key::PARENT_ID, key::START, key::DURATION, key::ERROR, key::META, key::METRICS];
@@ -201,7 +210,7 @@ impl Format for TraceV04 {
     type Member = Trace;
 
     fn name(&self) -> &'static str {
-        "trace-v04"
+        Self::NAME
     }
 
     fn framing(&self) -> Framing {

@@ -257,7 +257,11 @@ impl Config {
             ));
         }
         if self.kind_weights.as_array().iter().all(|w| *w == 0) {
-            return Err(Error::config("dogstatsd.kind_weights", self.kind_weights, "at least one weight must be positive"));
+            return Err(Error::config(
+                "dogstatsd.kind_weights",
+                self.kind_weights,
+                "at least one weight must be positive",
+            ));
         }
         if self.metric_weights.as_array().iter().all(|w| *w == 0) {
             return Err(Error::config(

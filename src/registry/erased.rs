@@ -1,0 +1,136 @@
+//! [`FormatConfig`]: one format's configuration behind a type-erased handle.
+//!
+//! The tools (cache, calibrate, check, the command line) hold configs of formats they were not
+//! compiled against. A `FormatConfig` carries the format's [`FormatSpec`], its typed config
+//! behind a trait object, and the strategy selection `auto` resolves through. Building it binds
+//! the concrete [`Generator`], so dynamic dispatch happens once per block (through
+//! [`BlockSource`]), never per member.
+
+use std::any::Any;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::spec::FormatSpec;
+use crate::error::{Error, Result};
+use crate::format::Configured;
+use crate::generator::{BlockSource, Generator};
+use crate::selection::Selection;
+use crate::strategy::{Strategy, StrategyChoice};
+
+/// The object-safe face of a typed config.
+trait ErasedConfig: Send + Sync {
+    fn build(&self, seed: u64, strategy: Strategy) -> Result<Box<dyn BlockSource>>;
+    fn to_yaml(&self) -> std::result::Result<String, String>;
+    fn as_any(&self) -> &dyn Any;
+    fn debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+}
+
+struct Typed<F: Configured>(F::Config);
+
+impl<F: Configured> ErasedConfig for Typed<F> {
+    fn build(&self, seed: u64, strategy: Strategy) -> Result<Box<dyn BlockSource>> {
+        let format = F::from_config(&self.0, seed)?;
+        Ok(Box::new(Generator::new(format, strategy)))
+    }
+
+    fn to_yaml(&self) -> std::result::Result<String, String> {
+        serde_norway::to_string(&self.0).map_err(|e| e.to_string())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        &self.0
+    }
+
+    fn debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+/// A configuration of one format, validated when it is built. Cloning shares the config.
+#[derive(Clone)]
+pub struct FormatConfig {
+    spec: FormatSpec,
+    config: Arc<dyn ErasedConfig>,
+    selection: Option<Arc<Selection>>,
+}
+
+impl FormatConfig {
+    /// Wraps a typed config of format `F`.
+    pub fn new<F: Configured>(config: F::Config) -> Self {
+        Self { spec: FormatSpec::of::<F>(), config: Arc::new(Typed::<F>(config)), selection: None }
+    }
+
+    /// The default config of format `F`.
+    pub fn default_of<F: Configured>() -> Self {
+        Self::new::<F>(F::Config::default())
+    }
+
+    /// Parses a config of format `F` from YAML: the config itself, or a lading-style
+    /// `variant:` document naming [`Configured::LADING_PATH`]. An empty document gives the
+    /// defaults.
+    ///
+    /// # Errors
+    /// [`Error::ConfigFile`] naming `origin` and the parser's complaint (unknown key, bad value).
+    pub fn parse<F: Configured>(text: &str, origin: &Path) -> Result<Self> {
+        Ok(Self::new::<F>(crate::config::from_yaml(text, origin, F::LADING_PATH)?))
+    }
+
+    /// The format's spec.
+    pub fn spec(&self) -> FormatSpec {
+        self.spec
+    }
+
+    /// The format's name.
+    pub fn name(&self) -> &'static str {
+        self.spec.name()
+    }
+
+    /// The typed config, when this is a config of format `F`.
+    pub fn get<F: Configured>(&self) -> Option<&F::Config> {
+        self.config.as_any().downcast_ref::<F::Config>()
+    }
+
+    /// Validates the config, builds the format from `seed`, and binds it to `strategy`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an invalid field.
+    pub fn build(&self, seed: u64, strategy: Strategy) -> Result<Box<dyn BlockSource>> {
+        self.config.build(seed, strategy)
+    }
+
+    /// The config as YAML, as `--config` would read it.
+    ///
+    /// # Errors
+    /// Never in practice; a serialization failure is reported as a config error.
+    pub fn to_yaml(&self) -> Result<String> {
+        self.config.to_yaml().map_err(|e| Error::config(self.name(), "<config>", e))
+    }
+
+    /// The same config with `auto` resolved through `selection` instead of the embedded one.
+    /// [`crate::Registry`] attaches its selection to every config it makes.
+    #[must_use]
+    pub fn with_selection(mut self, selection: Arc<Selection>) -> Self {
+        self.selection = Some(selection);
+        self
+    }
+
+    /// The concrete strategy `choice` means for this format at `block_size`: a fixed strategy
+    /// as it is; `auto` from the attached selection (or the embedded one), which falls back to
+    /// [`crate::selection::FALLBACK`] for a format it has no entries for.
+    pub fn resolve(&self, choice: StrategyChoice, block_size: u64) -> Strategy {
+        match (choice, &self.selection) {
+            (StrategyChoice::Fixed(s), _) => s,
+            (StrategyChoice::Auto, Some(sel)) => sel.resolve(self.name(), block_size),
+            (StrategyChoice::Auto, None) => crate::selection::resolve_auto(self.name(), block_size),
+        }
+    }
+}
+
+impl fmt::Debug for FormatConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FormatConfig({}: ", self.name())?;
+        self.config.debug(f)?;
+        f.write_str(")")
+    }
+}
