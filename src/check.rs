@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::calibrate::BlockRun;
+use crate::compress::Compression;
 use crate::error::{Error, Result};
 use crate::fingerprint::{Fingerprint, Fingerprinter};
 use crate::format::SampleRendering;
@@ -74,6 +75,10 @@ pub struct Fixture {
     pub seed: u64,
     /// Budget of each block in bytes.
     pub block_size: u64,
+    /// The compression the block size applies to (`none` when absent): a fixture of compressed
+    /// blocks lives in a folder of its own, e.g. `datadog-logs-gzip/`.
+    #[serde(default, skip_serializing_if = "Compression::is_none_ref")]
+    pub compression: Compression,
     /// Blocks generated, warm-up included; all of them are fingerprinted.
     pub blocks: u64,
     /// Blocks generated before the steady-state allocation counts start.
@@ -89,6 +94,7 @@ impl Fixture {
     pub fn new(format: FormatSpec) -> Self {
         Self {
             format: format.name().to_owned(),
+            compression: Compression::None,
             seed: DEFAULT_SEED,
             block_size: DEFAULT_BLOCK_SIZE,
             blocks: DEFAULT_BLOCKS,
@@ -552,7 +558,7 @@ fn check_folder(registry: &Registry, folder: &Path, bless: bool, alloc: &Countin
         });
     };
     let spec = registry.get(&fixture.format)?;
-    let config = spec.load_config(&folder.join(CONFIG_FILE))?;
+    let config = spec.load_config(&folder.join(CONFIG_FILE))?.with_compression(fixture.compression);
     let mut runs = Vec::with_capacity(Strategy::ALL.len());
     for strategy in Strategy::ALL {
         runs.push(measure(&config, strategy, &fixture, &fixture_path, alloc)?);
@@ -576,7 +582,23 @@ fn write_fixture(folder: &Path, spec: FormatSpec, config: &FormatConfig, old: &F
     let mut source = config.build(fixture.seed, strategy)?;
     let budget = SAMPLE_BUDGET.max(source.min_block_len());
     let (block, _) = source.next_block(&mut BlockRng::for_block(fixture.seed, 0), budget)?;
-    let (file, text) = render_sample(spec.sample(), block, fixture.seed, budget);
+    let (file, text) = if fixture.compression.is_none() {
+        render_sample(spec.sample(), block, fixture.seed, budget)
+    } else {
+        // People read the decompressed block; the header says what it was.
+        let plain = fixture.compression.decompress(block)?;
+        let (file, mut text) = render_sample(spec.sample(), &plain, fixture.seed, budget);
+        let note = format!(
+            "# {} bytes of {} at a {budget}-byte budget, decompressed to {} bytes:\n",
+            block.len(),
+            fixture.compression,
+            plain.len()
+        );
+        if file == "sample.yaml" {
+            text.splice(0..0, note.into_bytes());
+        }
+        (file, text)
+    };
     for stale in SAMPLE_FILES.iter().filter(|&&f| f != file) {
         let path = folder.join(stale);
         if path.exists() {

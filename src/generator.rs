@@ -1,8 +1,9 @@
 //! A format bound to a strategy and its buffers, plus the object-safe face the CLI, the block
 //! cache and the calibrator use to drive any format at run time.
 
+use crate::compress::Compression;
 use crate::error::{Error, Result};
-use crate::fill::{Filled, Workspace, fill};
+use crate::fill::{Filled, Workspace, fill_compressed};
 use crate::format::Format;
 use crate::rng::BlockRng;
 use crate::strategy::{BufferPolicy, Strategy};
@@ -14,6 +15,7 @@ use crate::strategy::{BufferPolicy, Strategy};
 pub struct Generator<F: Format> {
     format: std::sync::Arc<F>,
     strategy: Strategy,
+    compression: Compression,
     workspace: Workspace<F::Member>,
     block: Vec<u8>,
 }
@@ -21,7 +23,20 @@ pub struct Generator<F: Format> {
 impl<F: Format> Generator<F> {
     /// Binds `format` to `strategy`.
     pub fn new(format: F, strategy: Strategy) -> Self {
-        Self { format: std::sync::Arc::new(format), strategy, workspace: Workspace::default(), block: Vec::new() }
+        Self {
+            format: std::sync::Arc::new(format),
+            strategy,
+            compression: Compression::None,
+            workspace: Workspace::default(),
+            block: Vec::new(),
+        }
+    }
+
+    /// Budgets apply to blocks compressed with `compression` (see [`crate::fill::fill_compressed`]).
+    #[must_use]
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
     }
 
     /// The format.
@@ -37,6 +52,9 @@ pub trait BlockSource: Send {
 
     /// The concrete strategy in use.
     fn strategy(&self) -> Strategy;
+
+    /// The compression budgets apply to.
+    fn compression(&self) -> Compression;
 
     /// Smallest budget that could hold one member.
     fn min_block_len(&self) -> usize;
@@ -83,12 +101,16 @@ impl<F: Format + 'static> BlockSource for Generator<F> {
         self.strategy
     }
 
+    fn compression(&self) -> Compression {
+        self.compression
+    }
+
     fn min_block_len(&self) -> usize {
-        self.format.min_block_len()
+        if self.compression.is_none() { self.format.min_block_len() } else { self.compression.min_block_len() }
     }
 
     fn fill(&mut self, rng: &mut BlockRng, budget: usize, out: &mut Vec<u8>) -> Result<Filled> {
-        fill(&*self.format, self.strategy, &mut self.workspace, rng, budget, out)
+        fill_compressed(&*self.format, self.strategy, self.compression, &mut self.workspace, rng, budget, out)
     }
 
     fn next_block(&mut self, rng: &mut BlockRng, budget: usize) -> Result<(&[u8], Filled)> {
@@ -96,7 +118,15 @@ impl<F: Format + 'static> BlockSource for Generator<F> {
             BufferPolicy::Fresh => self.block = Vec::new(),
             BufferPolicy::Reuse => self.block.clear(),
         }
-        let filled = fill(&*self.format, self.strategy, &mut self.workspace, rng, budget, &mut self.block)?;
+        let filled = fill_compressed(
+            &*self.format,
+            self.strategy,
+            self.compression,
+            &mut self.workspace,
+            rng,
+            budget,
+            &mut self.block,
+        )?;
         Ok((&self.block, filled))
     }
 
@@ -108,6 +138,7 @@ impl<F: Format + 'static> BlockSource for Generator<F> {
         Box::new(Generator {
             format: std::sync::Arc::clone(&self.format),
             strategy: self.strategy,
+            compression: self.compression,
             workspace: Workspace::default(),
             block: Vec::new(),
         })

@@ -32,6 +32,7 @@ pub mod cache;
 pub mod calibrate;
 pub mod check;
 pub mod cli;
+pub mod compress;
 pub mod config;
 pub mod error;
 pub mod fill;
@@ -50,6 +51,7 @@ pub mod strategy;
 pub mod text;
 
 pub use cache::{BlockCache, BlockPlan, BlockSize, CacheHandle, Shard};
+pub use compress::Compression;
 pub use error::{Error, ErrorKind, Result};
 pub use fill::{Filled, Workspace, fill};
 pub use format::{Configured, Format, SampleRendering};

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::compress::Compression;
 use crate::error::{Error, Result};
 use crate::strategy::Strategy;
 
@@ -23,6 +24,9 @@ pub const FALLBACK: Strategy = Strategy::REUSE_ENCODE_ONCE;
 pub struct Entry {
     /// Format name.
     pub format: String,
+    /// The compression budgets apply to (`none` when absent).
+    #[serde(default, skip_serializing_if = "Compression::is_none_ref")]
+    pub compression: Compression,
     /// Block size of the class, in bytes.
     pub block_size: u64,
     /// The chosen strategy's name.
@@ -96,28 +100,51 @@ impl Selection {
         })
     }
 
-    /// The entry nearest to `block_size` in log scale for `format`, if any.
-    pub fn entry(&self, format: &str, block_size: u64) -> Option<&Entry> {
+    /// The entry nearest to `block_size` in log scale for `format` with `compression`, if any.
+    /// A compression without entries of its own uses the entries of the same codec at its
+    /// nearest level, if any.
+    pub fn entry(&self, format: &str, compression: Compression, block_size: u64) -> Option<&Entry> {
+        let exact = |e: &&Entry| e.format == format && e.compression == compression;
+        if self.entries.iter().any(|e| exact(&e)) {
+            return self.nearest(block_size, exact);
+        }
+        let level = |c: Compression| match c {
+            Compression::None => 0,
+            Compression::Gzip(l) | Compression::Zstd(l) => i32::from(l),
+        };
+        let same_codec = |e: &&Entry| {
+            e.format == format && std::mem::discriminant(&e.compression) == std::mem::discriminant(&compression)
+        };
+        let nearest_level = self
+            .entries
+            .iter()
+            .filter(same_codec)
+            .min_by_key(|e| ((level(e.compression) - level(compression)).abs(), level(e.compression)))?
+            .compression;
+        self.nearest(block_size, |e| e.format == format && e.compression == nearest_level)
+    }
+
+    fn nearest(&self, block_size: u64, keep: impl Fn(&&Entry) -> bool) -> Option<&Entry> {
         let target = (block_size.max(1) as f64).ln();
-        self.entries.iter().filter(|e| e.format == format).min_by(|a, b| {
+        self.entries.iter().filter(keep).min_by(|a, b| {
             let da = ((a.block_size as f64).ln() - target).abs();
             let db = ((b.block_size as f64).ln() - target).abs();
             da.total_cmp(&db).then(a.block_size.cmp(&b.block_size))
         })
     }
 
-    /// The strategy `auto` means for `format` at `block_size`.
-    pub fn resolve(&self, format: &str, block_size: u64) -> Strategy {
-        self.entry(format, block_size)
+    /// The strategy `auto` means for `format` with `compression` at `block_size`.
+    pub fn resolve(&self, format: &str, compression: Compression, block_size: u64) -> Strategy {
+        self.entry(format, compression, block_size)
             .and_then(|e| e.strategy.parse().ok())
             .or_else(|| self.default.parse().ok())
             .unwrap_or(FALLBACK)
     }
 
-    /// Overlays `other`: every format `other` has entries for takes exactly `other`'s entries;
-    /// the other formats keep theirs. The `default` stays this selection's.
+    /// Overlays `other`: every (format, compression) `other` has entries for takes exactly
+    /// `other`'s entries; the others keep theirs. The `default` stays this selection's.
     pub fn overlay(&mut self, other: &Selection) {
-        self.entries.retain(|e| !other.entries.iter().any(|o| o.format == e.format));
+        self.entries.retain(|e| !other.entries.iter().any(|o| o.format == e.format && o.compression == e.compression));
         self.entries.extend(other.entries.iter().cloned());
     }
 
@@ -140,9 +167,9 @@ impl Selection {
 }
 
 /// Resolves `auto` through the embedded selection (parsed once per process).
-pub fn resolve_auto(format: &str, block_size: u64) -> Strategy {
+pub fn resolve_auto(format: &str, compression: Compression, block_size: u64) -> Strategy {
     static EMBEDDED_SELECTION: std::sync::OnceLock<Selection> = std::sync::OnceLock::new();
-    EMBEDDED_SELECTION.get_or_init(Selection::embedded).resolve(format, block_size)
+    EMBEDDED_SELECTION.get_or_init(Selection::embedded).resolve(format, compression, block_size)
 }
 
 #[cfg(test)]
@@ -159,7 +186,9 @@ mod tests {
         let registry = Registry::builtin();
         for kind in registry.specs() {
             for class in [4096u64, 65_536, 1 << 20] {
-                let entry = sel.entry(kind.name(), class).unwrap_or_else(|| panic!("no selection for {kind}"));
+                let entry = sel
+                    .entry(kind.name(), Compression::None, class)
+                    .unwrap_or_else(|| panic!("no selection for {kind}"));
                 assert_eq!(entry.block_size, class, "{kind}: class {class} not measured");
                 assert!(entry.mib_per_s > 0.0 && !entry.rule.is_empty(), "{kind} {class}: no figures");
             }
@@ -171,6 +200,7 @@ mod tests {
     fn nearest_class_in_log_scale() {
         let entry = |bs: u64, s: &str| Entry {
             format: "f".into(),
+            compression: Compression::None,
             block_size: bs,
             strategy: s.into(),
             rule: String::new(),
@@ -186,14 +216,24 @@ mod tests {
             measured_on: String::new(),
             entries: vec![entry(4096, "reuse-reencode"), entry(1 << 20, "fresh-encode-once")],
         };
-        assert_eq!(sel.resolve("f", 1000), Strategy::REUSE_REENCODE);
-        assert_eq!(sel.resolve("f", 60_000), Strategy::REUSE_REENCODE); // log-midpoint is 64 KiB
-        assert_eq!(sel.resolve("f", 70_000), Strategy::FRESH_ENCODE_ONCE);
-        assert_eq!(sel.resolve("f", 1 << 30), Strategy::FRESH_ENCODE_ONCE);
-        assert_eq!(sel.resolve("other", 4096), Strategy::FRESH_REENCODE);
+        assert_eq!(sel.resolve("f", Compression::None, 1000), Strategy::REUSE_REENCODE);
+        assert_eq!(sel.resolve("f", Compression::None, 60_000), Strategy::REUSE_REENCODE); // log-midpoint is 64 KiB
+        assert_eq!(sel.resolve("f", Compression::None, 70_000), Strategy::FRESH_ENCODE_ONCE);
+        assert_eq!(sel.resolve("f", Compression::None, 1 << 30), Strategy::FRESH_ENCODE_ONCE);
+        assert_eq!(sel.resolve("other", Compression::None, 4096), Strategy::FRESH_REENCODE);
         let text = sel.to_toml("hello").unwrap();
         assert!(text.starts_with("# hello\n"));
         assert_eq!(Selection::parse(&text).unwrap(), sel);
         assert!(Selection::parse("version = 1\ndefault = \"fast\"").is_err());
+        // A compression without entries of its own takes its codec's nearest level, and a codec
+        // without entries the default.
+        let mut zstd = sel.clone();
+        zstd.entries = vec![Entry { compression: Compression::Zstd(3), ..entry(4096, "reuse-reencode") }];
+        assert_eq!(zstd.resolve("f", Compression::Zstd(9), 4096), Strategy::REUSE_REENCODE);
+        assert_eq!(zstd.resolve("f", Compression::Gzip(6), 4096), Strategy::FRESH_REENCODE);
+        assert_eq!(zstd.resolve("f", Compression::None, 4096), Strategy::FRESH_REENCODE);
+        let text = zstd.to_toml("z").unwrap();
+        assert!(text.contains("compression = \"zstd:3\""), "{text}");
+        assert_eq!(Selection::parse(&text).unwrap(), zstd);
     }
 }

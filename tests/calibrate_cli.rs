@@ -47,7 +47,7 @@ fn tiny_calibration_writes_every_output() {
     assert_eq!(sel.entries.len(), payforge::Registry::builtin().specs().len() * 2);
     for kind in payforge::Registry::builtin().specs() {
         for size in [4096u64, 65_536] {
-            let e = sel.entry(kind.name(), size).unwrap();
+            let e = sel.entry(kind.name(), payforge::Compression::None, size).unwrap();
             assert_eq!(e.block_size, size);
             assert!(!e.rule.is_empty() && e.mib_per_s > 0.0 && e.amplification >= 1.0, "{e:?}");
         }

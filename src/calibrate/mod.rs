@@ -25,6 +25,7 @@ use std::time::Instant;
 pub use profile::{AllocProfile, BlockRun, ProfileSpec, alloc_profile};
 pub use rule::{Candidate, Decision, Verdict, decide};
 
+use crate::compress::Compression;
 use crate::error::{Error, Result};
 use crate::measure::CountingAlloc;
 use crate::registry::{FormatConfig, FormatSpec};
@@ -254,6 +255,8 @@ impl Plan {
 pub struct Group {
     /// The format.
     pub format: FormatSpec,
+    /// The compression budgets applied to.
+    pub compression: Compression,
     /// Where its config came from.
     pub origin: String,
     /// The block size.
@@ -265,6 +268,11 @@ pub struct Group {
 }
 
 impl Group {
+    /// The cell's name in reports: the format, and the compression unless `none`.
+    pub fn label(&self) -> String {
+        cell_label(self.format, self.compression)
+    }
+
     /// The chosen measurement.
     pub fn chosen(&self) -> Option<&Measurement> {
         self.measurements.get(self.decision.chosen)
@@ -308,14 +316,22 @@ pub fn run(plan: &Plan, alloc: &CountingAlloc, on_step: &mut dyn FnMut(&str)) ->
                 repetitions: plan.repetitions,
             };
             let format = target.config.spec();
-            let label = format!("{format} {}", format_size(block_size as u64));
+            let label =
+                format!("{} {}", cell_label(format, target.config.compression()), format_size(block_size as u64));
             let measurements = measure_strategies(alloc, &target.config, &Strategy::ALL, &spec, &mut |step| {
                 on_step(&format!("{label}: {step}"));
             })?;
             let candidates: Vec<Candidate> = measurements.iter().map(Measurement::candidate).collect();
             let decision =
                 decide(&candidates).ok_or_else(|| Error::argument("strategies", "", "nothing was measured"))?;
-            groups.push(Group { format, origin: target.origin.clone(), block_size, measurements, decision });
+            groups.push(Group {
+                format,
+                compression: target.config.compression(),
+                origin: target.origin.clone(),
+                block_size,
+                measurements,
+                decision,
+            });
         }
     }
     Ok(Calibration {
@@ -328,7 +344,17 @@ pub fn run(plan: &Plan, alloc: &CountingAlloc, on_step: &mut dyn FnMut(&str)) ->
     })
 }
 
+/// How reports name a (format, compression) cell: `trace-v04`, `trace-v04 gzip:6`.
+pub fn cell_label(format: FormatSpec, compression: Compression) -> String {
+    if compression.is_none() { format.name().to_owned() } else { format!("{} {compression}", format.name()) }
+}
+
 impl Calibration {
+    /// Whether this run measured the (format, compression) of a selection entry.
+    fn measured(&self, e: &Entry) -> bool {
+        self.groups.iter().any(|g| g.format.name() == e.format && g.compression == e.compression)
+    }
+
     /// One line on where and how the figures were measured.
     pub fn measured_on(&self) -> String {
         format!(
@@ -346,15 +372,13 @@ impl Calibration {
     /// chose it and its figures. Entries of `previous` for formats this run did not measure are
     /// kept, so calibrating one format does not forget the others.
     pub fn selection(&self, previous: Option<&Selection>) -> Selection {
-        let mut entries: Vec<Entry> = previous
-            .map(|p| {
-                p.entries.iter().filter(|e| self.groups.iter().all(|g| g.format.name() != e.format)).cloned().collect()
-            })
-            .unwrap_or_default();
+        let mut entries: Vec<Entry> =
+            previous.map(|p| p.entries.iter().filter(|e| !self.measured(e)).cloned().collect()).unwrap_or_default();
         for group in &self.groups {
             let Some(m) = group.chosen() else { continue };
             entries.push(Entry {
                 format: group.format.name().to_string(),
+                compression: group.compression,
                 block_size: group.block_size as u64,
                 strategy: m.strategy.name().to_string(),
                 rule: group.decision.verdicts[group.decision.chosen].label().to_string(),
@@ -391,7 +415,7 @@ impl Calibration {
     pub fn selection_toml(&self, previous: Option<&Selection>) -> Result<String> {
         let sel = self.selection(previous);
         let kept: Vec<&str> = previous
-            .map(|p| p.entries.iter().filter(|e| self.groups.iter().all(|g| g.format.name() != e.format)))
+            .map(|p| p.entries.iter().filter(|e| !self.measured(e)))
             .into_iter()
             .flatten()
             .map(|e| e.format.as_str())

@@ -9,7 +9,6 @@ use std::fmt::Write as _;
 
 use super::Calibration;
 use super::report::num;
-use crate::registry::FormatSpec;
 use crate::size::format_size;
 use crate::strategy::Strategy;
 
@@ -175,10 +174,10 @@ fn panel(svg: &mut String, x: f64, y: f64, title: &str, y_label: &str, groups: &
 
 /// The whole chart.
 pub fn svg(cal: &Calibration) -> String {
-    let mut formats: Vec<FormatSpec> = Vec::new();
+    let mut formats: Vec<String> = Vec::new();
     for g in &cal.groups {
-        if !formats.contains(&g.format) {
-            formats.push(g.format);
+        if !formats.contains(&g.label()) {
+            formats.push(g.label());
         }
     }
     let height = TOP + formats.len() as f64 * ROW_HEIGHT + 10.0;
@@ -227,8 +226,8 @@ text {{ fill: #222; }}
     );
     for (row, format) in formats.iter().enumerate() {
         let y = TOP + row as f64 * ROW_HEIGHT;
-        let _ = writeln!(svg, r##"<text x="20" y="{}" class="format">{}</text>"##, y + 4.0, format.name());
-        let groups: Vec<_> = cal.groups.iter().filter(|g| g.format == *format).collect();
+        let _ = writeln!(svg, r##"<text x="20" y="{}" class="format">{}</text>"##, y + 4.0, format);
+        let groups: Vec<_> = cal.groups.iter().filter(|g| g.label() == *format).collect();
         let label = |g: &&super::Group| format!("{} blocks", format_size(g.block_size as u64));
         let speed: Vec<(String, Vec<Bar>)> = groups
             .iter()

@@ -97,7 +97,7 @@ fn row(group: &Group, index: usize, m: &Measurement) -> [String; 11] {
     let verdict = group.decision.verdicts.get(index).map_or("", |v| v.label());
     let mark = if index == group.decision.chosen { " ✔" } else { "" };
     [
-        group.format.name().to_string(),
+        group.label(),
         format_size(group.block_size as u64),
         m.strategy.name().to_string(),
         format!("{} [{}–{}]", num(median), num(lo), num(hi)),
@@ -163,13 +163,8 @@ pub fn summary(cal: &Calibration) -> String {
     for g in &cal.groups {
         if let Some(m) = g.chosen() {
             let verdict = g.decision.verdicts.get(g.decision.chosen).map_or("", |v| v.label());
-            let _ = writeln!(
-                out,
-                "{} {}: {} ({verdict})",
-                g.format.name(),
-                format_size(g.block_size as u64),
-                m.strategy.name()
-            );
+            let _ =
+                writeln!(out, "{} {}: {} ({verdict})", g.label(), format_size(g.block_size as u64), m.strategy.name());
         }
     }
     out
@@ -189,6 +184,7 @@ pub fn markdown_report(cal: &Calibration, plot: Option<&str>) -> String {
         cal.seed
     );
     let mut origins: Vec<(&str, &str)> = cal.groups.iter().map(|g| (g.format.name(), g.origin.as_str())).collect();
+    origins.sort_unstable();
     origins.dedup();
     for (format, origin) in origins {
         let _ = writeln!(out, "- Config of `{format}`: {origin}");

@@ -8,7 +8,7 @@ use crate::calibrate::{self, Plan, Target, plot, report};
 use crate::measure::CountingAlloc;
 use crate::registry::Registry;
 use crate::selection::Selection;
-use crate::{Error, Result};
+use crate::{Compression, Error, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -23,6 +23,11 @@ pub struct CalibrateArgs {
     /// Comma-separated formats to measure (default: all of them).
     #[arg(long, value_name = "LIST")]
     formats: Option<String>,
+
+    /// Comma-separated compressions to measure each format with: none, gzip[:LEVEL],
+    /// zstd[:LEVEL]. Budgets then bound the compressed block.
+    #[arg(long, value_name = "LIST", default_value = "none")]
+    compressions: String,
 
     /// Comma-separated block sizes.
     #[arg(long, value_name = "LIST", default_value = "4KiB,64KiB,1MiB")]
@@ -95,14 +100,21 @@ pub fn run(args: CalibrateArgs, registry: &Registry, alloc: Option<&'static Coun
         Some(dir) => dir.clone(),
         None => PathBuf::from(FIXTURES),
     };
-    let targets = specs.iter().map(|&s| Target::from_dir(s, &config_dir)).collect::<Result<Vec<_>>>()?;
+    let compressions = split_list("compression list", &args.compressions, str::parse::<Compression>)?;
+    let mut targets = Vec::with_capacity(specs.len() * compressions.len());
+    for &spec in &specs {
+        let target = Target::from_dir(spec, &config_dir)?;
+        for &compression in &compressions {
+            targets.push(Target { config: target.config.clone().with_compression(compression), ..target.clone() });
+        }
+    }
     let plan = Plan { targets, block_sizes, volume: args.volume, repetitions: args.repetitions, seed: args.seed };
     plan.validate()?;
     let outputs: Vec<&PathBuf> = [&args.write, &args.report, &args.plot].into_iter().flatten().collect();
     for path in &outputs {
         calibrate::check_writable(path)?;
     }
-    for t in &plan.targets {
+    for t in plan.targets.iter().filter(|t| Some(&t.config.compression()) == compressions.first()) {
         eprintln!("config of {}: {}", t.config.name(), t.origin);
     }
 

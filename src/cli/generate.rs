@@ -10,7 +10,7 @@ use crate::cache::{Amount, BlockPlan, BlockSize, Producer, Shard, check_threads}
 use crate::fingerprint::Fingerprinter;
 use crate::measure::CountingAlloc;
 use crate::registry::Registry;
-use crate::{Error, Result, StrategyChoice};
+use crate::{Compression, Error, Result, StrategyChoice};
 use clap::{ArgGroup, Args};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -63,6 +63,12 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "STRATEGY", default_value = "auto", value_parser = parse_strategy)]
     strategy: StrategyChoice,
 
+    /// Compress every block: none, gzip[:LEVEL] (0-9, default 6) or zstd[:LEVEL] (1-22, default
+    /// 3). The block size then bounds the *compressed* block: each block is the longest prefix of
+    /// the member stream whose compressed encoding fits.
+    #[arg(long, value_name = "CODEC", default_value = "none", value_parser = parse_compression)]
+    compression: Compression,
+
     /// A selection file written by `calibrate --write`, overlaid on the embedded one for `auto`:
     /// its entries replace the embedded entries of the formats it measured.
     #[arg(long, value_name = "FILE")]
@@ -91,6 +97,10 @@ pub struct GenerateArgs {
 }
 
 fn parse_block_size(s: &str) -> std::result::Result<BlockSize, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+fn parse_compression(s: &str) -> std::result::Result<Compression, String> {
     s.parse().map_err(|e: Error| e.to_string())
 }
 
@@ -126,7 +136,7 @@ pub fn run(args: GenerateArgs, registry: &Registry, alloc: Option<&'static Count
     // Counting costs about 20 ns per allocator call: pay it only when the counts are printed.
     alloc.set_counting(args.memory_stats);
     let setup_start = alloc.begin();
-    let config = registry.config(&args.format, args.config.as_deref())?;
+    let config = registry.config(&args.format, args.config.as_deref())?.with_compression(args.compression);
     let producer = Producer::new(&config, args.strategy, &plan)?;
     let setup = alloc.end(&setup_start);
     // Outputs are opened only now, so a bad config or budget never truncates an existing file.

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::spec::FormatSpec;
+use crate::compress::Compression;
 use crate::error::{Error, Result};
 use crate::format::Configured;
 use crate::generator::{BlockSource, Generator};
@@ -20,7 +21,7 @@ use crate::strategy::{Strategy, StrategyChoice};
 
 /// The object-safe face of a typed config.
 trait ErasedConfig: Send + Sync {
-    fn build(&self, seed: u64, strategy: Strategy) -> Result<Box<dyn BlockSource>>;
+    fn build(&self, seed: u64, strategy: Strategy, compression: Compression) -> Result<Box<dyn BlockSource>>;
     fn to_yaml(&self) -> std::result::Result<String, String>;
     fn as_any(&self) -> &dyn Any;
     fn debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
@@ -29,9 +30,9 @@ trait ErasedConfig: Send + Sync {
 struct Typed<F: Configured>(F::Config);
 
 impl<F: Configured> ErasedConfig for Typed<F> {
-    fn build(&self, seed: u64, strategy: Strategy) -> Result<Box<dyn BlockSource>> {
+    fn build(&self, seed: u64, strategy: Strategy, compression: Compression) -> Result<Box<dyn BlockSource>> {
         let format = F::from_config(&self.0, seed)?;
-        Ok(Box::new(Generator::new(format, strategy)))
+        Ok(Box::new(Generator::new(format, strategy).with_compression(compression)))
     }
 
     fn to_yaml(&self) -> std::result::Result<String, String> {
@@ -52,13 +53,19 @@ impl<F: Configured> ErasedConfig for Typed<F> {
 pub struct FormatConfig {
     spec: FormatSpec,
     config: Arc<dyn ErasedConfig>,
+    compression: Compression,
     selection: Option<Arc<Selection>>,
 }
 
 impl FormatConfig {
     /// Wraps a typed config of format `F`.
     pub fn new<F: Configured>(config: F::Config) -> Self {
-        Self { spec: FormatSpec::of::<F>(), config: Arc::new(Typed::<F>(config)), selection: None }
+        Self {
+            spec: FormatSpec::of::<F>(),
+            config: Arc::new(Typed::<F>(config)),
+            compression: Compression::None,
+            selection: None,
+        }
     }
 
     /// The default config of format `F`.
@@ -91,12 +98,25 @@ impl FormatConfig {
         self.config.as_any().downcast_ref::<F::Config>()
     }
 
-    /// Validates the config, builds the format from `seed`, and binds it to `strategy`.
+    /// Validates the config, builds the format from `seed`, and binds it to `strategy` (and to
+    /// the config's compression).
     ///
     /// # Errors
     /// [`Error::Config`] for an invalid field.
     pub fn build(&self, seed: u64, strategy: Strategy) -> Result<Box<dyn BlockSource>> {
-        self.config.build(seed, strategy)
+        self.config.build(seed, strategy, self.compression)
+    }
+
+    /// The same config with budgets on blocks compressed with `compression`.
+    #[must_use]
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// The compression budgets apply to.
+    pub fn compression(&self) -> Compression {
+        self.compression
     }
 
     /// The config as YAML, as `--config` would read it.
@@ -121,8 +141,8 @@ impl FormatConfig {
     pub fn resolve(&self, choice: StrategyChoice, block_size: u64) -> Strategy {
         match (choice, &self.selection) {
             (StrategyChoice::Fixed(s), _) => s,
-            (StrategyChoice::Auto, Some(sel)) => sel.resolve(self.name(), block_size),
-            (StrategyChoice::Auto, None) => crate::selection::resolve_auto(self.name(), block_size),
+            (StrategyChoice::Auto, Some(sel)) => sel.resolve(self.name(), self.compression, block_size),
+            (StrategyChoice::Auto, None) => crate::selection::resolve_auto(self.name(), self.compression, block_size),
         }
     }
 }

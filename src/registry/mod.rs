@@ -33,6 +33,7 @@ use std::sync::Arc;
 pub use erased::FormatConfig;
 pub use spec::FormatSpec;
 
+use crate::compress::Compression;
 use crate::error::{Error, Result};
 use crate::format::Configured;
 use crate::selection::Selection;
@@ -179,11 +180,11 @@ impl Registry {
         &self.selection
     }
 
-    /// The strategy `choice` means for `format` at `block_size`.
-    pub fn resolve(&self, format: &str, choice: StrategyChoice, block_size: u64) -> Strategy {
+    /// The strategy `choice` means for `format` with `compression` at `block_size`.
+    pub fn resolve(&self, format: &str, compression: Compression, choice: StrategyChoice, block_size: u64) -> Strategy {
         match choice {
             StrategyChoice::Fixed(s) => s,
-            StrategyChoice::Auto => self.selection.resolve(format, block_size),
+            StrategyChoice::Auto => self.selection.resolve(format, compression, block_size),
         }
     }
 
@@ -262,12 +263,12 @@ mod tests {
         let text = "version = 1\ndefault = \"reuse-encode-once\"\n\n[[selection]]\nformat = \"syslog5424\"\n\
                     block_size = 4096\nstrategy = \"fresh-reencode\"\n";
         let r = Registry::builtin().with_selection(text);
-        assert_eq!(r.resolve("syslog5424", StrategyChoice::Auto, 1 << 20), Strategy::FRESH_REENCODE);
+        assert_eq!(r.resolve("syslog5424", Compression::None, StrategyChoice::Auto, 1 << 20), Strategy::FRESH_REENCODE);
         let config = r.default_config("syslog5424").unwrap();
         assert_eq!(config.resolve(StrategyChoice::Auto, 1 << 20), Strategy::FRESH_REENCODE);
         // Other formats keep the embedded entries.
-        let embedded = Selection::embedded().resolve("dogstatsd", 1 << 20);
-        assert_eq!(r.resolve("dogstatsd", StrategyChoice::Auto, 1 << 20), embedded);
+        let embedded = Selection::embedded().resolve("dogstatsd", Compression::None, 1 << 20);
+        assert_eq!(r.resolve("dogstatsd", Compression::None, StrategyChoice::Auto, 1 << 20), embedded);
         assert!(Registry::builtin().with_selection("version = x").validate().is_err());
     }
 }

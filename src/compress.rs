@@ -1,0 +1,261 @@
+//! Compressed budgets: the codec a block is compressed with, and a reusable compressor.
+//!
+//! With a [`Compression`] other than `none`, a block for budget `B` is the compressed framed
+//! encoding of the longest prefix whose *compressed* size fits `B` (see [`crate::fill()`] for what
+//! the search returns when compressed size is not monotone). Compression is one-shot over the
+//! whole framed block, as a sender would compress a payload, so the ratio is the honest one.
+//!
+//! Output is deterministic for a given crate version and level: gzip is RFC 1952 with a fixed
+//! header (no name, mtime 0, OS 255) around raw deflate from `flate2` (miniz_oxide backend);
+//! zstd is one frame with the content size and no checksum from `zstd` (libzstd, bundled).
+//! Both crates are pinned with `=` in `Cargo.toml`, and their backends in `Cargo.lock`.
+//!
+//! Memory: `flate2` allocates through the Rust allocator, so its allocations are counted;
+//! libzstd allocates with C `malloc`, which the counting allocator does not see, so zstd's
+//! allocation figures cover only the Rust side.
+
+use std::fmt;
+use std::str::FromStr;
+
+use flate2::{Compress, Crc, FlushCompress, Status};
+
+use crate::error::{Error, Result};
+
+/// A codec and its level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Compression {
+    /// Blocks are not compressed.
+    #[default]
+    None,
+    /// gzip (RFC 1952), deflate level 0..=9.
+    Gzip(u8),
+    /// zstd, level 1..=22.
+    Zstd(u8),
+}
+
+impl Compression {
+    /// gzip's default level, as `gzip -6`.
+    pub const GZIP_DEFAULT: u8 = 6;
+    /// zstd's default level, as `zstd -3`.
+    pub const ZSTD_DEFAULT: u8 = 3;
+
+    /// A lower bound on the size of any compressed block: gzip's header and trailer plus the
+    /// shortest deflate stream; zstd's smallest frame. 0 for `none`.
+    pub const fn min_block_len(self) -> usize {
+        match self {
+            Compression::None => 0,
+            Compression::Gzip(_) => 20,
+            Compression::Zstd(_) => 9,
+        }
+    }
+
+    /// Decompresses one block compressed with this codec (for samples, checks and tests; not
+    /// on a hot path).
+    ///
+    /// # Errors
+    /// [`Error::Io`] when `data` is not a valid stream of this codec.
+    pub fn decompress(self, data: &[u8]) -> Result<Vec<u8>> {
+        use std::io::Read;
+        let mut out = Vec::new();
+        let result = match self {
+            Compression::None => {
+                out.extend_from_slice(data);
+                Ok(0)
+            }
+            Compression::Gzip(_) => flate2::read::GzDecoder::new(data).read_to_end(&mut out),
+            Compression::Zstd(_) => zstd::stream::read::Decoder::new(data).and_then(|mut d| d.read_to_end(&mut out)),
+        };
+        result.map_err(|e| Error::io("decompress", self.to_string(), e))?;
+        Ok(out)
+    }
+
+    /// Whether blocks are compressed.
+    pub const fn is_none(self) -> bool {
+        matches!(self, Compression::None)
+    }
+
+    /// [`Compression::is_none`] by reference, for serde's `skip_serializing_if`.
+    pub fn is_none_ref(c: &Compression) -> bool {
+        c.is_none()
+    }
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Compression::None => f.write_str("none"),
+            Compression::Gzip(level) => write!(f, "gzip:{level}"),
+            Compression::Zstd(level) => write!(f, "zstd:{level}"),
+        }
+    }
+}
+
+impl FromStr for Compression {
+    type Err = Error;
+
+    /// `none`, `gzip`, `gzip:LEVEL` (0..=9), `zstd`, `zstd:LEVEL` (1..=22).
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = |reason: &str| Error::argument("compression", s, reason.to_owned());
+        let (codec, level) = match s.split_once(':') {
+            Some((codec, level)) => (codec, Some(level)),
+            None => (s, None),
+        };
+        let parse_level = |default: u8, max: u8| -> Result<u8> {
+            match level {
+                None => Ok(default),
+                Some(text) => match text.parse::<u8>() {
+                    Ok(n) if n <= max && !(max == 22 && n == 0) => Ok(n),
+                    _ => Err(bad(&format!("the level must be an integer in {}..={max}", u8::from(max == 22)))),
+                },
+            }
+        };
+        match codec {
+            "none" if level.is_none() => Ok(Compression::None),
+            "gzip" => Ok(Compression::Gzip(parse_level(Self::GZIP_DEFAULT, 9)?)),
+            "zstd" => Ok(Compression::Zstd(parse_level(Self::ZSTD_DEFAULT, 22)?)),
+            _ => Err(bad("expected none, gzip[:0-9] or zstd[:1-22]")),
+        }
+    }
+}
+
+impl serde::Serialize for Compression {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Compression {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The fixed gzip member header: magic, deflate, no flags, mtime 0, no extra flags, OS unknown.
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+
+/// A compressor for one codec, kept between blocks by the `reuse` strategies (reset, not
+/// rebuilt) and built per use by the `fresh` ones.
+pub struct Compressor {
+    codec: Codec,
+}
+
+enum Codec {
+    None,
+    Gzip(Box<Compress>),
+    Zstd(Box<zstd::bulk::Compressor<'static>>),
+}
+
+impl fmt::Debug for Compressor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self.codec {
+            Codec::None => "none",
+            Codec::Gzip(_) => "gzip",
+            Codec::Zstd(_) => "zstd",
+        };
+        f.debug_struct("Compressor").field("codec", &name).finish()
+    }
+}
+
+impl Compressor {
+    /// A compressor for `compression`.
+    ///
+    /// # Errors
+    /// [`Error::Argument`] if libzstd rejects the level (it accepts 1..=22).
+    pub fn new(compression: Compression) -> Result<Self> {
+        let codec = match compression {
+            Compression::None => Codec::None,
+            Compression::Gzip(level) => {
+                Codec::Gzip(Box::new(Compress::new(flate2::Compression::new(u32::from(level)), false)))
+            }
+            Compression::Zstd(level) => {
+                let c = zstd::bulk::Compressor::new(i32::from(level))
+                    .map_err(|e| Error::argument("compression", compression.to_string(), e.to_string()))?;
+                Codec::Zstd(Box::new(c))
+            }
+        };
+        Ok(Self { codec })
+    }
+
+    /// Replaces `out`'s contents with the compression of `input` and returns its length. A
+    /// reused `out` with room for the result does not allocate.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the codec fails (it does not for in-memory buffers of sane sizes).
+    pub fn compress(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize> {
+        match self.compress_within(input, usize::MAX, out)? {
+            Packed::Fits(len) | Packed::Over(len) => Ok(len),
+        }
+    }
+
+    /// As [`Compressor::compress`], but gzip stops as soon as the output passes `limit` bytes
+    /// and returns [`Packed::Over`] with an estimate of the whole length (the output so far
+    /// scaled by the input not yet consumed). The estimate is a deterministic function of the
+    /// input, the level and `limit`. zstd always compresses the whole input.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the codec fails.
+    pub fn compress_within(&mut self, input: &[u8], limit: usize, out: &mut Vec<u8>) -> Result<Packed> {
+        out.clear();
+        match &mut self.codec {
+            Codec::None => out.extend_from_slice(input),
+            Codec::Gzip(deflate) => {
+                deflate.reset();
+                let room = deflate_bound(input.len()).saturating_add(GZIP_HEADER.len() + 8);
+                let cap = room.min(limit.saturating_add(1));
+                if out.capacity() < cap {
+                    out.reserve(cap);
+                }
+                out.extend_from_slice(&GZIP_HEADER);
+                let mut rest = input;
+                loop {
+                    let before = deflate.total_in();
+                    let status = deflate.compress_vec(rest, out, FlushCompress::Finish).map_err(codec_error)?;
+                    let used = usize::try_from(deflate.total_in() - before).unwrap_or(rest.len());
+                    rest = rest.get(used..).unwrap_or_default();
+                    if status == Status::StreamEnd {
+                        break;
+                    }
+                    if out.len() + 8 > limit {
+                        let consumed = (input.len() - rest.len()).max(1) as u128;
+                        let estimate = out.len() as u128 * input.len() as u128 / consumed + 8;
+                        return Ok(Packed::Over(usize::try_from(estimate).unwrap_or(usize::MAX).max(limit + 1)));
+                    }
+                    // Only reachable when `limit` capped the room: grow to the bound.
+                    out.reserve(room.saturating_sub(out.len()).max(64));
+                }
+                let mut crc = Crc::new();
+                crc.update(input);
+                out.extend_from_slice(&crc.sum().to_le_bytes());
+                // ISIZE is the input length modulo 2^32 (RFC 1952).
+                out.extend_from_slice(&((input.len() & 0xffff_ffff) as u32).to_le_bytes());
+            }
+            Codec::Zstd(zstd) => {
+                let bound = zstd::zstd_safe::compress_bound(input.len());
+                if out.capacity() < bound {
+                    out.reserve(bound);
+                }
+                zstd.compress_to_buffer(input, out).map_err(|e| Error::io("compress", "zstd", e))?;
+            }
+        }
+        Ok(if out.len() > limit { Packed::Over(out.len()) } else { Packed::Fits(out.len()) })
+    }
+}
+
+/// What [`Compressor::compress_within`] produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packed {
+    /// The whole compressed output, of this length, is in the buffer and within the limit.
+    Fits(usize),
+    /// The output passes the limit; the value is its length or (gzip) an estimate of it.
+    Over(usize),
+}
+
+/// zlib's `compressBound` for raw deflate: the most `n` input bytes can grow to.
+fn deflate_bound(n: usize) -> usize {
+    n + (n >> 12) + (n >> 14) + (n >> 25) + 13
+}
+
+fn codec_error(e: flate2::CompressError) -> Error {
+    Error::io("compress", "gzip", std::io::Error::other(e))
+}
