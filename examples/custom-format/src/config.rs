@@ -263,7 +263,7 @@ impl Config {
                 ));
             }
         }
-        let names: Vec<&str> = self.methods.iter().map(|m| m.method.as_str()).collect();
+        let names: Vec<String> = self.methods.iter().map(|m| quoted(&m.method)).collect();
         no_duplicates("methods", "method", &names)?;
         validate_weights(&field("methods"), &self.methods.iter().map(|m| m.weight).collect::<Vec<_>>())?;
 
@@ -304,7 +304,7 @@ impl Config {
                 ));
             }
         }
-        let names: Vec<&str> = self.http_versions.iter().map(|v| v.version.as_str()).collect();
+        let names: Vec<String> = self.http_versions.iter().map(|v| quoted(&v.version)).collect();
         no_duplicates("http_versions", "version", &names)?;
         validate_weights(&field("http_versions"), &self.http_versions.iter().map(|v| v.weight).collect::<Vec<_>>())?;
 

@@ -125,7 +125,8 @@ pub struct ApacheCombined {
 }
 
 /// Month abbreviations of `%t`.
-const MONTHS: [&[u8; 3]; 12] = [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
+const MONTHS: [&[u8; 3]; 12] =
+    [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
 
 /// Length of `dd/Mon/yyyy:HH:MM:SS +zzzz`.
 const TIME_LEN: usize = 26;
@@ -378,10 +379,7 @@ mod tests {
 
     #[test]
     fn no_body_is_a_dash() {
-        let c = Config {
-            statuses: vec![config::StatusWeight { code: 304, weight: 1.0 }],
-            ..Config::default()
-        };
+        let c = Config { statuses: vec![config::StatusWeight { code: 304, weight: 1.0 }], ..Config::default() };
         let f = ApacheCombined::from_config(&c, 1).unwrap();
         let mut rng = BlockRng::for_block(1, 0);
         for _ in 0..100 {

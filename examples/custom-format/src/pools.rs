@@ -124,8 +124,23 @@ pub fn paths(rng: &mut BlockRng, c: &Config) -> StrPool {
 
 /// Query parameter names.
 const QUERY_KEYS: &[&str] = &[
-    "id", "page", "q", "sort", "lang", "limit", "offset", "ref", "v", "format", "category", "session", "utm_source",
-    "utm_medium", "utm_campaign", "fbclid", "gclid",
+    "id",
+    "page",
+    "q",
+    "sort",
+    "lang",
+    "limit",
+    "offset",
+    "ref",
+    "v",
+    "format",
+    "category",
+    "session",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "fbclid",
+    "gclid",
 ];
 
 /// Query strings (without the `?`): `key=value&...` with `params` parameters.
@@ -224,11 +239,19 @@ fn external_referer(rng: &mut BlockRng, site: &str, t: &mut String) {
 }
 
 /// Desktop platforms as Chromium-based browsers write them.
-const DESKTOP: &[&str] =
-    &["Windows NT 10.0; Win64; x64", "Macintosh; Intel Mac OS X 10_15_7", "X11; Linux x86_64", "X11; CrOS x86_64 14541.0.0"];
+const DESKTOP: &[&str] = &[
+    "Windows NT 10.0; Win64; x64",
+    "Macintosh; Intel Mac OS X 10_15_7",
+    "X11; Linux x86_64",
+    "X11; CrOS x86_64 14541.0.0",
+];
 /// Desktop platforms as Firefox writes them.
-const FIREFOX_DESKTOP: &[&str] =
-    &["Windows NT 10.0; Win64; x64", "Macintosh; Intel Mac OS X 10.15", "X11; Linux x86_64", "X11; Ubuntu; Linux x86_64"];
+const FIREFOX_DESKTOP: &[&str] = &[
+    "Windows NT 10.0; Win64; x64",
+    "Macintosh; Intel Mac OS X 10.15",
+    "X11; Linux x86_64",
+    "X11; Ubuntu; Linux x86_64",
+];
 /// Android devices (`K` is the reduced user agent's placeholder).
 const ANDROID_DEVICES: &[&str] = &["K", "SM-S918B", "SM-A546B", "Pixel 8", "Pixel 7a", "moto g 5G"];
 
