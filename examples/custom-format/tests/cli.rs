@@ -112,3 +112,30 @@ fn builtin_formats_still_work_in_this_binary() {
         assert!(o.status.success(), "{format}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn auto_uses_the_embedded_selection_and_a_runtime_overlay() {
+    let verbose = |extra: &[&str]| {
+        let args = [
+            &["generate", "apache-combined", "--blocks", "1", "--block-size", "64KiB", "--fingerprint", "--verbose"],
+            extra,
+        ]
+        .concat();
+        let o = run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        (stdout(&o), stderr(&o))
+    };
+    let (embedded_fp, embedded) = verbose(&[]);
+    assert!(embedded.contains("strategy: reuse-encode-once (auto)"), "{embedded}");
+    let path = std::env::temp_dir().join(format!("payforge-apache-selection-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        "version = 1\ndefault = \"reuse-encode-once\"\n\n[[selection]]\nformat = \"apache-combined\"\n\
+         block_size = 65536\nstrategy = \"fresh-reencode\"\n",
+    )
+    .unwrap();
+    let (overlay_fp, overlay) = verbose(&["--selection", path.to_str().unwrap()]);
+    std::fs::remove_file(&path).unwrap();
+    assert!(overlay.contains("strategy: fresh-reencode (auto)"), "{overlay}");
+    assert_eq!(overlay_fp, embedded_fp, "the strategy never changes the bytes");
+}
