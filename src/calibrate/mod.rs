@@ -414,11 +414,11 @@ impl Calibration {
     /// [`Error::Config`] if the text would not parse (a bug, caught before anything is written).
     pub fn selection_toml(&self, previous: Option<&Selection>) -> Result<String> {
         let sel = self.selection(previous);
-        let kept: Vec<&str> = previous
+        let kept: Vec<String> = previous
             .map(|p| p.entries.iter().filter(|e| !self.measured(e)))
             .into_iter()
             .flatten()
-            .map(|e| e.format.as_str())
+            .map(|e| format!("{} ({})", e.format, e.compression))
             .collect();
         let mut header = format!(
             "payforge strategy selection: the strategy `--strategy auto` uses per format and block size.\n\
@@ -436,7 +436,11 @@ impl Calibration {
         if !kept.is_empty() {
             let mut names = kept;
             names.dedup();
-            header.push_str(&format!("Entries for {} were kept from the previous file.\n", names.join(", ")));
+            let origin = previous.map_or("", |p| p.measured_on.as_str());
+            header.push_str(&format!(
+                "Entries for {} were kept from the previous file (measured on: {origin}).\n",
+                names.join(", ")
+            ));
         }
         let text = sel.to_toml(&header)?;
         Selection::parse(&text)?;
