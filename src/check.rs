@@ -612,12 +612,22 @@ fn write_fixture(folder: &Path, spec: FormatSpec, config: &FormatConfig, old: &F
 /// where the format asks for it, anything else raw.
 fn render_sample(rendering: SampleRendering, block: &[u8], seed: u64, budget: usize) -> (&'static str, Vec<u8>) {
     if rendering == SampleRendering::MsgpackAsYaml {
-        let yaml =
-            rmp_serde::from_slice::<serde_norway::Value>(block).ok().and_then(|v| serde_norway::to_string(&v).ok());
+        let value = rmp_serde::from_slice::<serde_norway::Value>(block).ok();
+        // A v0.5 body is `[dictionary, traces]`: two arrays, the first of strings.
+        let dictionary = value.as_ref().and_then(|v| v.as_sequence()).is_some_and(|top| {
+            top.len() == 2 && top.first().and_then(|d| d.as_sequence()).is_some_and(|d| d.iter().all(|s| s.is_string()))
+        });
+        let shape = if dictionary {
+            "[dictionary, traces]: the block's distinct strings, then a list of traces, each a list of\n\
+             # spans (12-element arrays) whose strings are indices into the dictionary."
+        } else {
+            "a list of traces, each a list of spans."
+        };
+        let yaml = value.and_then(|v| serde_norway::to_string(&v).ok());
         if let Some(yaml) = yaml {
             let header = format!(
                 "# Block 0 of seed {seed} at a {budget}-byte budget ({} bytes of msgpack), decoded to YAML:\n\
-                 # a list of traces, each a list of spans.\n",
+                 # {shape}\n",
                 block.len()
             );
             return ("sample.yaml", (header + &yaml).into_bytes());

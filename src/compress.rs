@@ -188,7 +188,7 @@ impl Compressor {
         }
     }
 
-    /// As [`Compressor::compress`], but gzip stops as soon as the output passes `limit` bytes
+    /// As [`Compressor::compress`], but gzip stops once the output passes `2 × limit` bytes
     /// and returns [`Packed::Over`] with an estimate of the whole length (the output so far
     /// scaled by the input not yet consumed). The estimate is a deterministic function of the
     /// input, the level and `limit`. zstd always compresses the whole input.
@@ -201,28 +201,28 @@ impl Compressor {
             Codec::None => out.extend_from_slice(input),
             Codec::Gzip(deflate) => {
                 deflate.reset();
+                // The compressor gets an output window of exactly `2 × limit + 1` bytes (or the
+                // bound, if smaller), whatever the buffer's capacity, so where it stops and the
+                // estimate it leaves depend only on the input, the level and `limit`: every
+                // strategy sees the same sizes and the search takes the same path. Twice the
+                // limit lets a probe a little past the answer finish, so the search learns its
+                // exact size, while one far past it stops early.
                 let room = deflate_bound(input.len()).saturating_add(GZIP_HEADER.len() + 8);
-                let cap = room.min(limit.saturating_add(1));
-                if out.capacity() < cap {
-                    out.reserve(cap);
-                }
-                out.extend_from_slice(&GZIP_HEADER);
-                let mut rest = input;
-                loop {
-                    let before = deflate.total_in();
-                    let status = deflate.compress_vec(rest, out, FlushCompress::Finish).map_err(codec_error)?;
-                    let used = usize::try_from(deflate.total_in() - before).unwrap_or(rest.len());
-                    rest = rest.get(used..).unwrap_or_default();
-                    if status == Status::StreamEnd {
-                        break;
-                    }
-                    if out.len() + 8 > limit {
-                        let consumed = (input.len() - rest.len()).max(1) as u128;
-                        let estimate = out.len() as u128 * input.len() as u128 / consumed + 8;
-                        return Ok(Packed::Over(usize::try_from(estimate).unwrap_or(usize::MAX).max(limit + 1)));
-                    }
-                    // Only reachable when `limit` capped the room: grow to the bound.
-                    out.reserve(room.saturating_sub(out.len()).max(64));
+                let window = room.min(limit.saturating_mul(2).saturating_add(1)).max(GZIP_HEADER.len() + 1);
+                out.resize(window, 0);
+                let (header, body) = out.split_at_mut(GZIP_HEADER.len());
+                header.copy_from_slice(&GZIP_HEADER);
+                let status = deflate.compress(input, body, FlushCompress::Finish).map_err(codec_error)?;
+                let produced = usize::try_from(deflate.total_out()).unwrap_or(usize::MAX);
+                out.truncate(GZIP_HEADER.len().saturating_add(produced));
+                if status != Status::StreamEnd {
+                    // The window filled first: the block is longer than `limit`. Estimate its
+                    // length from the share of the input consumed so far.
+                    let consumed = usize::try_from(deflate.total_in()).unwrap_or(input.len()).max(1) as u128;
+                    let estimate = out.len() as u128 * input.len() as u128 / consumed + 8;
+                    return Ok(Packed::Over(
+                        usize::try_from(estimate).unwrap_or(usize::MAX).max(limit.saturating_add(1)),
+                    ));
                 }
                 let mut crc = Crc::new();
                 crc.update(input);

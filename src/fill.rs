@@ -11,6 +11,18 @@
 //!   its end offset; a probe reads `size(k)` from the offsets, and encoding stops at the first
 //!   member that cannot fit.
 //!
+//! # Blocks with a dictionary
+//!
+//! With [`Framing::MsgpackDictionary`] (trace-v05) a block is not a sum of members: it starts
+//! with the dictionary of every string its members use, and members hold indices into it
+//! ([`Format::encode_indexed`]). The same loop sizes it. The workspace keeps a [`StringTable`]:
+//! a re-encode probe clears it and re-encodes the prefix against it; encode-once encodes each
+//! member once against the growing table and records, per member, the dictionary's
+//! [`DictSize`] next to the body offset, so `size(k)` is still O(1) and exactly non-decreasing
+//! (the dictionary of `k` members is a prefix of that of `k + 1`). The block is assembled from
+//! the two prefixes: the dictionary's first strings and the body's first members. Every other
+//! framing ignores the table, and the default `encode_indexed` is `encode`.
+//!
 //! # Compressed budgets
 //!
 //! With a [`Compression`], `size(k)` is the length of the compressed framed encoding of the
@@ -38,8 +50,10 @@
 //! ([`crate::rng::BlockRng::for_block`]).
 
 use crate::compress::{Compression, Compressor, Packed};
+use crate::dictionary::{DictSize, StringTable};
 use crate::error::{Error, Result};
 use crate::format::Format;
+use crate::framing::Framing;
 use crate::rng::BlockRng;
 use crate::search::{Found, Probe, longest_prefix};
 use crate::strategy::{BufferPolicy, Sizing, Strategy};
@@ -80,6 +94,10 @@ pub struct Workspace<M> {
     packed: Vec<u8>,
     /// Compressed budgets, `reuse`: the compressor, reset between uses.
     compressor: Option<Compressor>,
+    /// Dictionary framings: the block's strings (see the module docs), and for encode-once the
+    /// dictionary's size after each member, next to `offsets`.
+    dict: StringTable,
+    dict_sizes: Vec<DictSize>,
     /// Most members, offsets and bytes any buffer has held, over all blocks so far.
     peak: [usize; 3],
 }
@@ -94,8 +112,17 @@ impl<M> Default for Workspace<M> {
             raw: Vec::new(),
             packed: Vec::new(),
             compressor: None,
+            dict: StringTable::new(),
+            dict_sizes: Vec::new(),
             peak: [0; 3],
         }
+    }
+}
+
+/// Grows an empty `v` to twice `peak` elements when it has room for less than 1.5 times.
+fn grow_to_headroom<T>(v: &mut Vec<T>, peak: usize) {
+    if v.capacity() < peak.saturating_add(peak / 2) {
+        v.reserve(peak.saturating_mul(2));
     }
 }
 
@@ -130,6 +157,27 @@ impl<M> Workspace<M> {
             let packed_peak = self.packed.len().max(self.best.len());
             clear_with_headroom(&mut self.packed, packed_peak, 16, 8);
         }
+        // Dictionary framings only (the table of any other format stays empty and unallocated).
+        self.dict.clear();
+        if self.dict_sizes.capacity() > 0 {
+            clear_with_headroom(&mut self.dict_sizes, *offsets, 4, 2);
+        }
+    }
+
+    /// Compressed budgets: probes past the answer hold more members than any block (how far
+    /// past varies from block to block), so the buffers keep half their peak as headroom, not
+    /// an eighth; otherwise a slowly rising peak would reallocate now and then for ever.
+    fn widen_for_compressed(&mut self) {
+        let [members, offsets, bytes] = self.peak;
+        grow_to_headroom(&mut self.members, members);
+        grow_to_headroom(&mut self.offsets, offsets);
+        grow_to_headroom(&mut self.scratch, bytes);
+        grow_to_headroom(&mut self.raw, bytes);
+        // Dictionary framings only: a probe's dictionary grows with its members.
+        if self.dict_sizes.capacity() > 0 {
+            grow_to_headroom(&mut self.dict_sizes, offsets);
+        }
+        self.dict.headroom(2, 1);
     }
 
     /// Bytes of capacity held by the buffers (retained memory of a reuse generator).
@@ -140,6 +188,8 @@ impl<M> Workspace<M> {
             + self.best.capacity()
             + self.raw.capacity()
             + self.packed.capacity()
+            + self.dict.retained_bytes()
+            + self.dict_sizes.capacity() * std::mem::size_of::<DictSize>()
     }
 }
 
@@ -215,18 +265,15 @@ pub fn fill_compressed<F: Format>(
             found
         }
         Sizing::EncodeOnce => {
-            ws.offsets.push(0);
+            begin_encode_once(framing, ws);
             let found = longest_prefix(budget, cap, |k| probe_encode_once(format, ws, rng, k, budget));
             encoded = ws.scratch.len();
-            if let Found::Prefix { members, .. } = found {
-                let body = ws.offsets.get(members).copied().unwrap_or(ws.scratch.len());
-                encoded += framing.header_len(members) + framing.trailer_len();
-                let start = out.len();
-                reserve_output(out, framing.block_len(members, body), budget);
-                framing.write_header(members, body, out);
-                out.extend_from_slice(ws.scratch.get(..body).unwrap_or(&ws.scratch));
-                framing.write_trailer(out);
-                debug_assert_eq!(out.len() - start, framing.block_len(members, body));
+            if let Found::Prefix { members, size } = found {
+                let (body, _) = encoded_extent(ws, members);
+                encoded += size - body;
+                reserve_output(out, size, budget);
+                let written = write_encoded_prefix(framing, ws, members, out);
+                debug_assert_eq!(written, size);
             }
             found
         }
@@ -251,34 +298,51 @@ fn reserve_output(out: &mut Vec<u8>, len: usize, budget: usize) {
     }
 }
 
-/// Encodes `members` as one framed block into `buf` (cleared first) and returns its size, or
-/// stops as soon as the first `j` members already exceed `limit` and returns `Err((j, size(j)))`:
-/// a probe that overflows learns where, and encoding on past the budget would be wasted work.
+/// Encodes `members` as one framed block into `buf` (cleared first), against `dict` (cleared
+/// first; used by dictionary framings only), and returns its size, or stops as soon as the first
+/// `j` members already exceed `limit` and returns `Err((j, size(j)))`: a probe that overflows
+/// learns where, and encoding on past the budget would be wasted work. Both the plain and the
+/// compressed re-encode probes frame their prefix here.
 fn encode_prefix<F: Format>(
     format: &F,
     members: &[F::Member],
+    dict: &mut StringTable,
     buf: &mut Vec<u8>,
     limit: usize,
 ) -> Result<usize, (usize, usize)> {
     let framing = format.framing();
     buf.clear();
-    let header = framing.header_len(members.len());
-    buf.resize(header, 0);
+    dict.clear();
+    let k = members.len();
+    // The header with the smallest dictionary; a dictionary framing's real one is longer and is
+    // known only once every member has added its strings.
+    let reserved = framing.header_len(k);
+    buf.resize(reserved, 0);
     for (i, member) in members.iter().enumerate() {
         framing.open_member(i, buf);
-        format.encode(member, buf);
+        format.encode_indexed(member, dict, buf);
         framing.close_member(buf);
-        let size = framing.block_len(i + 1, buf.len() - header);
+        let size = framing.framed_len(i + 1, buf.len() - reserved, dict.size());
         if size > limit {
             return Err((i + 1, size));
         }
     }
     framing.write_trailer(buf);
-    let body = buf.len() - header - framing.trailer_len();
-    let (bytes, len) = framing.header_bytes(members.len(), body);
-    if let (Some(dst), Some(src)) = (buf.get_mut(..header), bytes.get(..len)) {
-        dst.copy_from_slice(src);
+    let body = buf.len() - reserved - framing.trailer_len();
+    let size = dict.size();
+    let header = framing.header_len_with(k, size);
+    if header != reserved {
+        // Make room for the dictionary: move the members behind the real header.
+        let end = buf.len();
+        if header > reserved {
+            buf.resize(end + (header - reserved), 0);
+            buf.copy_within(reserved..end, header);
+        } else {
+            buf.copy_within(reserved..end, header);
+            buf.truncate(end - (reserved - header));
+        }
     }
+    framing.put_header(k, body, dict, size, buf.get_mut(..header).unwrap_or_default());
     Ok(buf.len())
 }
 
@@ -297,11 +361,11 @@ fn probe_reencode<F: Format>(
     while ws.members.len() < k {
         ws.members.push(format.generate(rng));
     }
-    let mut buf = match buffer {
-        BufferPolicy::Fresh => Vec::new(),
-        BufferPolicy::Reuse => std::mem::take(&mut ws.scratch),
+    let (mut buf, mut dict) = match buffer {
+        BufferPolicy::Fresh => (Vec::new(), StringTable::new()),
+        BufferPolicy::Reuse => (std::mem::take(&mut ws.scratch), std::mem::take(&mut ws.dict)),
     };
-    let outcome = encode_prefix(format, ws.members.get(..k).unwrap_or(&ws.members), &mut buf, budget);
+    let outcome = encode_prefix(format, ws.members.get(..k).unwrap_or(&ws.members), &mut dict, &mut buf, budget);
     let encoded = buf.len();
     ws.peak[2] = ws.peak[2].max(encoded);
     let probe = match outcome {
@@ -316,6 +380,7 @@ fn probe_reencode<F: Format>(
     };
     if buffer == BufferPolicy::Reuse {
         ws.scratch = buf;
+        ws.dict = dict;
     }
     (probe, encoded)
 }
@@ -329,21 +394,72 @@ fn probe_encode_once<F: Format>(
     k: usize,
     budget: usize,
 ) -> Probe {
+    match extend_encoded(format, ws, rng, k, budget) {
+        Ok(size) if size <= budget => Probe::Fits(size),
+        Ok(size) => Probe::Exceeds { at: k, size },
+        Err((at, size)) => Probe::Exceeds { at, size },
+    }
+}
+
+/// Starts an encode-once block: no member encoded, and (dictionary framings) the dictionary's
+/// size before the first member.
+fn begin_encode_once<M>(framing: Framing, ws: &mut Workspace<M>) {
+    ws.offsets.push(0);
+    if framing.has_dictionary() {
+        ws.dict_sizes.push(ws.dict.size());
+    }
+}
+
+/// Encode-once: generates and encodes members once, framed, until `k` are encoded, recording
+/// each one's end offset (and the dictionary's size after it). Returns `size(k)`, or stops at the
+/// first member that takes the prefix past `limit` and returns `Err((j, size(j)))`. Shared by the
+/// plain and the compressed encode-once probes.
+fn extend_encoded<F: Format>(
+    format: &F,
+    ws: &mut Workspace<F::Member>,
+    rng: &mut BlockRng,
+    k: usize,
+    limit: usize,
+) -> Result<usize, (usize, usize)> {
     let framing = format.framing();
     while ws.offsets.len() <= k {
         let index = ws.offsets.len() - 1;
         let member = format.generate(rng);
         framing.open_member(index, &mut ws.scratch);
-        format.encode(&member, &mut ws.scratch);
+        format.encode_indexed(&member, &mut ws.dict, &mut ws.scratch);
         framing.close_member(&mut ws.scratch);
         ws.offsets.push(ws.scratch.len());
-        let size = framing.block_len(index + 1, ws.scratch.len());
-        if size > budget {
-            return Probe::Exceeds { at: index + 1, size };
+        let dict = ws.dict.size();
+        if framing.has_dictionary() {
+            ws.dict_sizes.push(dict);
+        }
+        let size = framing.framed_len(index + 1, ws.scratch.len(), dict);
+        if size > limit {
+            return Err((index + 1, size));
         }
     }
-    let size = framing.block_len(k, ws.offsets.get(k).copied().unwrap_or(usize::MAX));
-    if size <= budget { Probe::Fits(size) } else { Probe::Exceeds { at: k, size } }
+    let (body, dict) = encoded_extent(ws, k);
+    Ok(framing.framed_len(k, body, dict))
+}
+
+/// Encode-once: the body length and dictionary size of the first `k` encoded members (a body of
+/// `usize::MAX` if fewer were encoded, which no budget fits).
+fn encoded_extent<M>(ws: &Workspace<M>, k: usize) -> (usize, DictSize) {
+    let body = ws.offsets.get(k).copied().unwrap_or(usize::MAX);
+    (body, ws.dict_sizes.get(k).copied().unwrap_or_else(|| ws.dict.size()))
+}
+
+/// Encode-once: appends the framed block of the first `k` encoded members to `out`, cut from the
+/// two buffers (the dictionary's prefix and the body's prefix), and returns its length. Builds
+/// the block of the plain path and the probe input of the compressed one.
+fn write_encoded_prefix<M>(framing: Framing, ws: &Workspace<M>, k: usize, out: &mut Vec<u8>) -> usize {
+    let start = out.len();
+    let (body, dict) = encoded_extent(ws, k);
+    let body = body.min(ws.scratch.len());
+    framing.write_header_with(k, body, &ws.dict, dict, out);
+    out.extend_from_slice(ws.scratch.get(..body).unwrap_or(&ws.scratch));
+    framing.write_trailer(out);
+    out.len() - start
 }
 
 /// The compressed-budget path of [`fill_compressed`]: the same search, probes that compress.
@@ -359,11 +475,14 @@ fn fill_packed<F: Format>(
     let framing = format.framing();
     let raw_limit = budget.saturating_mul(MAX_COMPRESSION_RATIO).min(MAX_BUDGET);
     let cap = format.max_members().min(framing.max_members()).min(raw_limit);
-    if strategy.buffer == BufferPolicy::Reuse && ws.compressor.is_none() {
-        ws.compressor = Some(Compressor::new(compression)?);
+    if strategy.buffer == BufferPolicy::Reuse {
+        if ws.compressor.is_none() {
+            ws.compressor = Some(Compressor::new(compression)?);
+        }
+        ws.widen_for_compressed();
     }
     if strategy.sizing == Sizing::EncodeOnce {
-        ws.offsets.push(0);
+        begin_encode_once(framing, ws);
     }
     let (mut encoded, mut best_k, mut failure) = (0usize, 0usize, None);
     let found = longest_prefix(budget, cap, |k| {
@@ -378,8 +497,15 @@ fn fill_packed<F: Format>(
                 }
                 let members = ws.members.get(..k).unwrap_or(&ws.members);
                 let mut raw = std::mem::take(&mut ws.raw);
-                let outcome = encode_prefix(format, members, &mut raw, raw_limit);
+                let mut dict = match strategy.buffer {
+                    BufferPolicy::Fresh => StringTable::new(),
+                    BufferPolicy::Reuse => std::mem::take(&mut ws.dict),
+                };
+                let outcome = encode_prefix(format, members, &mut dict, &mut raw, raw_limit);
                 ws.raw = raw;
+                if strategy.buffer == BufferPolicy::Reuse {
+                    ws.dict = dict;
+                }
                 outcome.map(|_| ())
             }
             Sizing::EncodeOnce => frame_encoded_once(format, ws, rng, k, raw_limit),
@@ -456,28 +582,14 @@ fn frame_encoded_once<F: Format>(
     k: usize,
     raw_limit: usize,
 ) -> Result<(), (usize, usize)> {
-    let framing = format.framing();
-    while ws.offsets.len() <= k {
-        let index = ws.offsets.len() - 1;
-        let member = format.generate(rng);
-        framing.open_member(index, &mut ws.scratch);
-        format.encode(&member, &mut ws.scratch);
-        framing.close_member(&mut ws.scratch);
-        ws.offsets.push(ws.scratch.len());
-        let size = framing.block_len(index + 1, ws.scratch.len());
-        if size > raw_limit {
-            return Err((index + 1, size));
-        }
-    }
-    let body = ws.offsets.get(k).copied().unwrap_or(ws.scratch.len());
-    let size = framing.block_len(k, body);
+    let size = extend_encoded(format, ws, rng, k, raw_limit)?;
     if size > raw_limit {
         return Err((k, size));
     }
-    ws.raw.clear();
-    ws.raw.reserve(size);
-    framing.write_header(k, body, &mut ws.raw);
-    ws.raw.extend_from_slice(ws.scratch.get(..body).unwrap_or(&ws.scratch));
-    framing.write_trailer(&mut ws.raw);
+    let mut raw = std::mem::take(&mut ws.raw);
+    raw.clear();
+    raw.reserve(size);
+    write_encoded_prefix(format.framing(), ws, k, &mut raw);
+    ws.raw = raw;
     Ok(())
 }

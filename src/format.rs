@@ -18,6 +18,12 @@
 //!   reproduce.
 //! * **Encoding is a pure function of the member.** [`Format::encode`] appends the same bytes
 //!   for the same member every time and never reads `out`'s earlier contents.
+//! * **With a dictionary, of the member and the dictionary so far.** A format whose framing has a
+//!   dictionary ([`Framing::MsgpackDictionary`]) overrides [`Format::encode_indexed`]: it interns
+//!   the member's strings in the order it writes them and writes their indices as minimal msgpack
+//!   integers, so the same member against the same dictionary gives the same bytes and a member's
+//!   bytes never depend on the members after it. Its [`Format::encode`] is the member encoded
+//!   against an empty dictionary. Every other format keeps the default, which is `encode`.
 //! * **[`Format::min_member_len`] is a true lower bound** on every member's encoded length for the
 //!   config. It decides which budgets are rejected up front ([`crate::Error::BudgetBelowMinimum`]);
 //!   a bound that is too high rejects budgets that could hold a member, one that is too low only
@@ -29,6 +35,7 @@
 //!   block once warmed up, which `tests/zero_alloc.rs` (and the example crate) assert.
 //! * **[`Format::framing`] and [`Format::max_members`] are constant** for a built format.
 
+use crate::dictionary::StringTable;
 use crate::framing::Framing;
 use crate::rng::BlockRng;
 
@@ -61,6 +68,16 @@ pub trait Format: Send + Sync {
 
     /// Appends the member's encoding (without framing) to `out`. In-memory writes cannot fail.
     fn encode(&self, member: &Self::Member, out: &mut Vec<u8>);
+
+    /// Appends the member's encoding (without framing) to `out`, its strings referred to by their
+    /// index in `dict`, the block's dictionary so far (strings not yet in it are added). This is
+    /// what the sizing loop calls. Only formats framed with [`Framing::MsgpackDictionary`] need
+    /// it; the default ignores `dict` and calls [`Format::encode`].
+    #[inline]
+    fn encode_indexed(&self, member: &Self::Member, dict: &mut StringTable, out: &mut Vec<u8>) {
+        let _ = dict;
+        self.encode(member, out);
+    }
 
     /// Smallest budget that could hold a one-member block.
     fn min_block_len(&self) -> usize {

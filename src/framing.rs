@@ -9,10 +9,24 @@
 //! | [`Framing::LengthPrefixedLines`] | 4-byte little-endian length of the rest | member + `\n` | none |
 //! | [`Framing::JsonArray`] | `[` | `,` before every member but the first | `]` |
 //! | [`Framing::MsgpackArray`] | array header: 1, 3 or 5 bytes by `k` | member | none |
+//! | [`Framing::MsgpackDictionary`] | `[dictionary, members]`: 2-array, dictionary, array header | member | none |
 //!
 //! The separator bytes are counted with the member they precede or follow, so the body of a
 //! `k`-member block is exactly the first `k` framed members, which lets the encode-once strategy
 //! keep one buffer of framed members and cut it at any `k`.
+//!
+//! # Blocks that are not a sum of members
+//!
+//! [`Framing::MsgpackDictionary`] (the trace-agent's v0.5 payload) puts every distinct string of
+//! the block in one array and has members refer to them by index, so a member's size depends on
+//! the members before it. Its header holds that dictionary: its size is a function of `k` and of
+//! the [`DictSize`] of the first `k` members, which the [`StringTable`] the members were encoded
+//! against reports ([`crate::Format::encode_indexed`]). Because the dictionary of `k` members is
+//! a prefix of the dictionary of `k + 1`, the block is still the dictionary's prefix plus the body's
+//! prefix, and its size is still non-decreasing in `k`. The other framings ignore the dictionary:
+//! for them [`Framing::framed_len`] is [`Framing::block_len`].
+
+use crate::dictionary::{DictSize, StringTable};
 
 /// The ways members are joined into a block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,18 +40,40 @@ pub enum Framing {
     JsonArray,
     /// A msgpack array of members (trace-agent v0.4).
     MsgpackArray,
+    /// A msgpack array of two elements, the block's string dictionary (an array of strings, the
+    /// empty string first) and the array of members, which refer to strings by index
+    /// (trace-agent v0.5). Members are encoded with [`crate::Format::encode_indexed`].
+    MsgpackDictionary,
 }
 
 impl Framing {
-    /// Bytes before the first member of a `k`-member block.
+    /// Bytes before the first member of a `k`-member block (for [`Framing::MsgpackDictionary`],
+    /// with the smallest dictionary, `[""]`: see [`Framing::header_len_with`]).
     #[inline]
     pub const fn header_len(self, k: usize) -> usize {
+        self.header_len_with(k, DictSize::MIN)
+    }
+
+    /// Bytes before the first member of a `k`-member block whose members' dictionary has size
+    /// `dict` (ignored by the framings without one).
+    #[inline]
+    pub const fn header_len_with(self, k: usize, dict: DictSize) -> usize {
         match self {
             Framing::Lines => 0,
             Framing::LengthPrefixedLines => 4,
             Framing::JsonArray => 1,
             Framing::MsgpackArray => msgpack_array_header_len(k),
+            Framing::MsgpackDictionary => {
+                1 + msgpack_array_header_len(dict.strings) + dict.bytes + msgpack_array_header_len(k)
+            }
         }
+    }
+
+    /// Whether members refer to a dictionary in the header, so that a block's size is not a
+    /// sum of member sizes ([`Framing::MsgpackDictionary`]).
+    #[inline]
+    pub const fn has_dictionary(self) -> bool {
+        matches!(self, Framing::MsgpackDictionary)
     }
 
     /// Bytes after the last member.
@@ -49,10 +85,18 @@ impl Framing {
         }
     }
 
-    /// Framed size of a block of `k` members whose framed bodies total `body` bytes.
+    /// Framed size of a block of `k` members whose framed bodies total `body` bytes (for
+    /// [`Framing::MsgpackDictionary`], with the smallest dictionary: a lower bound).
     #[inline]
     pub const fn block_len(self, k: usize, body: usize) -> usize {
-        self.header_len(k) + body + self.trailer_len()
+        self.framed_len(k, body, DictSize::MIN)
+    }
+
+    /// Framed size of a block of `k` members whose framed bodies total `body` bytes and whose
+    /// dictionary has size `dict` (ignored by the framings without one).
+    #[inline]
+    pub const fn framed_len(self, k: usize, body: usize, dict: DictSize) -> usize {
+        self.header_len_with(k, dict).saturating_add(body).saturating_add(self.trailer_len())
     }
 
     /// Largest body the header can describe (the u32 length prefix), or `usize::MAX`.
@@ -66,7 +110,7 @@ impl Framing {
     /// Largest member count the header can describe.
     pub const fn max_members(self) -> usize {
         match self {
-            Framing::MsgpackArray => u32::MAX as usize,
+            Framing::MsgpackArray | Framing::MsgpackDictionary => u32::MAX as usize,
             _ => usize::MAX,
         }
     }
@@ -93,10 +137,11 @@ impl Framing {
     }
 
     /// The header of a `k`-member block whose framed body is `body` bytes long, on the stack:
-    /// `(bytes, len)`, of which the first `len` bytes are the header.
+    /// `(bytes, len)`, of which the first `len` bytes are the header (for
+    /// [`Framing::MsgpackDictionary`], with the smallest dictionary, `[""]`).
     #[inline]
-    pub fn header_bytes(self, k: usize, body: usize) -> ([u8; 5], usize) {
-        let mut bytes = [0u8; 5];
+    pub fn header_bytes(self, k: usize, body: usize) -> ([u8; 8], usize) {
+        let mut bytes = [0u8; 8];
         let len = match self {
             Framing::Lines => 0,
             Framing::LengthPrefixedLines => {
@@ -108,29 +153,61 @@ impl Framing {
                 bytes[0] = b'[';
                 1
             }
-            Framing::MsgpackArray => {
-                if k < 16 {
-                    bytes[0] = 0x90 | k as u8;
-                    1
-                } else if let Ok(n) = u16::try_from(k) {
-                    bytes[0] = 0xdc;
-                    bytes[1..3].copy_from_slice(&n.to_be_bytes());
-                    3
-                } else {
-                    bytes[0] = 0xdd;
-                    bytes[1..5].copy_from_slice(&u32::try_from(k).unwrap_or(u32::MAX).to_be_bytes());
-                    5
-                }
+            Framing::MsgpackArray => put_array_header(k, &mut bytes),
+            Framing::MsgpackDictionary => {
+                bytes[..3].copy_from_slice(&[0x92, 0x91, 0xa0]);
+                3 + put_array_header(k, &mut bytes[3..])
             }
         };
         (bytes, len)
     }
 
-    /// Appends the header of a `k`-member block whose framed body is `body` bytes long.
+    /// Appends the header of a `k`-member block whose framed body is `body` bytes long (for
+    /// [`Framing::MsgpackDictionary`], with the smallest dictionary: see
+    /// [`Framing::write_header_with`]).
     #[inline]
     pub fn write_header(self, k: usize, body: usize, out: &mut Vec<u8>) {
         let (bytes, len) = self.header_bytes(k, body);
-        out.extend_from_slice(&bytes[..len]);
+        out.extend_from_slice(bytes.get(..len).unwrap_or_default());
+    }
+
+    /// Appends the header of a `k`-member block whose framed body is `body` bytes long and whose
+    /// members were encoded against `dict` when it had size `size` (the first `size.strings`
+    /// strings of `dict` are written). The framings without a dictionary ignore both.
+    #[inline]
+    pub fn write_header_with(self, k: usize, body: usize, dict: &StringTable, size: DictSize, out: &mut Vec<u8>) {
+        if !self.has_dictionary() {
+            return self.write_header(k, body, out);
+        }
+        let start = out.len();
+        out.resize(start + self.header_len_with(k, size), 0);
+        self.put_header(k, body, dict, size, out.get_mut(start..).unwrap_or_default());
+    }
+
+    /// Writes the header [`Framing::write_header_with`] appends into `dst`, which must be exactly
+    /// [`Framing::header_len_with`] bytes long (a shorter `dst` gets a truncated header).
+    pub(crate) fn put_header(self, k: usize, body: usize, dict: &StringTable, size: DictSize, dst: &mut [u8]) {
+        let mut at = 0usize;
+        let mut put = |src: &[u8]| {
+            if let Some(d) = dst.get_mut(at..at + src.len()) {
+                d.copy_from_slice(src);
+            }
+            at += src.len();
+        };
+        if self.has_dictionary() {
+            let mut header = [0u8; 5];
+            put(&[0x92]);
+            let len = put_array_header(size.strings, &mut header);
+            put(header.get(..len).unwrap_or_default());
+            let (empty, rest) = dict.encoded_prefix(size);
+            put(empty);
+            put(rest);
+            let len = put_array_header(k, &mut header);
+            put(header.get(..len).unwrap_or_default());
+        } else {
+            let (bytes, len) = self.header_bytes(k, body);
+            put(bytes.get(..len).unwrap_or_default());
+        }
     }
 
     /// Writes the trailer.
@@ -159,6 +236,29 @@ pub fn write_msgpack_array_header(n: usize, out: &mut Vec<u8>) {
     Framing::MsgpackArray.write_header(n, 0, out);
 }
 
+/// Writes a minimal msgpack array header for `n` elements (saturating at `u32::MAX`) at the start
+/// of `dst` (at least 5 bytes) and returns its length.
+#[inline]
+fn put_array_header(n: usize, dst: &mut [u8]) -> usize {
+    let mut bytes = [0u8; 5];
+    let len = if n < 16 {
+        bytes[0] = 0x90 | n as u8;
+        1
+    } else if let Ok(n) = u16::try_from(n) {
+        bytes[0] = 0xdc;
+        bytes[1..3].copy_from_slice(&n.to_be_bytes());
+        3
+    } else {
+        bytes[0] = 0xdd;
+        bytes[1..5].copy_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes());
+        5
+    };
+    if let (Some(d), Some(s)) = (dst.get_mut(..len), bytes.get(..len)) {
+        d.copy_from_slice(s);
+    }
+    len
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,5 +281,37 @@ mod tests {
         assert_eq!(Framing::Lines.block_len(3, 10), 10);
         assert_eq!(Framing::LengthPrefixedLines.block_len(3, 10), 14);
         assert_eq!(Framing::MsgpackArray.block_len(16, 10), 13);
+        assert_eq!(Framing::MsgpackDictionary.block_len(16, 10), 16);
+    }
+
+    #[test]
+    fn dictionary_header_is_written_as_sized() {
+        let mut dict = StringTable::new();
+        for i in 0..40 {
+            dict.intern(format!("string-{i}").as_bytes());
+        }
+        let size = dict.size();
+        for k in [0usize, 3, 16, 70_000] {
+            let mut out = Vec::new();
+            Framing::MsgpackDictionary.write_header_with(k, 0, &dict, size, &mut out);
+            assert_eq!(out.len(), Framing::MsgpackDictionary.header_len_with(k, size));
+            let mut rd = out.as_slice();
+            assert_eq!(rmp::decode::read_array_len(&mut rd).ok(), Some(2));
+            let strings: Vec<String> =
+                serde::Deserialize::deserialize(&mut rmp_serde::Deserializer::new(&mut rd)).unwrap();
+            assert_eq!(strings.len(), 41);
+            assert_eq!(strings[0], "");
+            assert_eq!(strings[40], "string-39");
+            assert_eq!(rmp::decode::read_array_len(&mut rd).map(|n| n as usize).ok(), Some(k));
+            assert!(rd.is_empty());
+        }
+        // The smallest dictionary, as `write_header` writes it.
+        let mut out = Vec::new();
+        Framing::MsgpackDictionary.write_header(2, 0, &mut out);
+        assert_eq!(out, [0x92, 0x91, 0xa0, 0x92]);
+        // The other framings ignore the dictionary.
+        let mut out = Vec::new();
+        Framing::JsonArray.write_header_with(2, 0, &dict, size, &mut out);
+        assert_eq!(out, b"[");
     }
 }

@@ -34,6 +34,7 @@ pub mod check;
 pub mod cli;
 pub mod compress;
 pub mod config;
+pub mod dictionary;
 pub mod error;
 pub mod fill;
 pub mod fingerprint;
@@ -52,6 +53,7 @@ pub mod text;
 
 pub use cache::{BlockCache, BlockPlan, BlockSize, CacheHandle, Shard};
 pub use compress::Compression;
+pub use dictionary::{DictSize, StringTable};
 pub use error::{Error, ErrorKind, Result};
 pub use fill::{Filled, Workspace, fill};
 pub use format::{Configured, Format, SampleRendering};

@@ -13,25 +13,27 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use payforge::compress::Compressor;
-use payforge::formats::{DatadogLogs, DogStatsD, Syslog5424, TraceV04};
+use payforge::formats::{DatadogLogs, DogStatsD, Syslog5424, TraceV04, TraceV05};
 use payforge::generator::BlockSource;
-use payforge::{BlockRng, Compression, Configured, Format, Generator, Strategy};
+use payforge::{BlockRng, Compression, Configured, Format, Generator, Strategy, StringTable};
 use proptest::prelude::*;
 
 const CODECS: [Compression; 3] = [Compression::Gzip(6), Compression::Zstd(3), Compression::Gzip(1)];
 
-/// The framed, uncompressed encoding of the first `k` members of block `index`.
+/// The framed, uncompressed encoding of the first `k` members of block `index` (from scratch,
+/// with a fresh dictionary for a dictionary framing).
 fn framed_prefix<F: Format>(format: &F, seed: u64, index: u64, k: usize) -> Vec<u8> {
     let framing = format.framing();
     let mut rng = BlockRng::for_block(seed, index);
     let mut body = Vec::new();
+    let mut dict = StringTable::new();
     for i in 0..k {
         framing.open_member(i, &mut body);
-        format.encode(&format.generate(&mut rng), &mut body);
+        format.encode_indexed(&format.generate(&mut rng), &mut dict, &mut body);
         framing.close_member(&mut body);
     }
     let mut block = Vec::new();
-    framing.write_header(k, body.len(), &mut block);
+    framing.write_header_with(k, body.len(), &dict, dict.size(), &mut block);
     block.extend_from_slice(&body);
     framing.write_trailer(&mut block);
     block
@@ -72,9 +74,9 @@ fn check<F: Configured>(compression: Compression, seed: u64, index: u64, budget:
     let (_, first) = &blocks[0];
     for (strategy, got) in &blocks {
         assert_eq!(
-            got.as_ref().map(|(f, b)| (f.members, b)),
-            first.as_ref().map(|(f, b)| (f.members, b)),
-            "{strategy} {compression} seed {seed} budget {budget}: strategies disagree"
+            got.as_ref().map(|(f, b)| (f.members, f.encoded, b)),
+            first.as_ref().map(|(f, b)| (f.members, f.encoded, b)),
+            "{strategy} {compression} seed {seed} budget {budget}: strategies disagree (bytes, or the probes, which `encoded` counts)"
         );
     }
     let (filled, block) = first.as_ref()?;
@@ -96,6 +98,7 @@ fn run_all(compression: Compression, seed: u64, index: u64, budget: usize) -> Ve
         check::<DatadogLogs>(compression, seed, index, budget),
         check::<DogStatsD>(compression, seed, index, budget),
         check::<TraceV04>(compression, seed, index, budget),
+        check::<TraceV05>(compression, seed, index, budget),
     ]
 }
 

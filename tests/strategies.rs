@@ -1,7 +1,8 @@
 //! The block definition, checked against an independent reference for every format and strategy.
 //!
 //! The reference below sizes blocks the naive way: draw members one at a time, frame each, and
-//! stop before the first that would overflow. For random seeds and budgets (1 byte to 4 MiB) every
+//! stop before the first that would overflow (with a dictionary framing, the size counts the
+//! dictionary of the members so far, and the block is encoded again from scratch at the end). For random seeds and budgets (1 byte to 4 MiB) every
 //! strategy must give exactly the reference block: never over budget, maximal (the next member
 //! would not fit), byte-identical across strategies, and the same bytes for the same seed.
 //! Raise `PROPTEST_CASES` for a longer run (CI's slow job does).
@@ -11,8 +12,9 @@ use payforge::formats::datadog_logs::DatadogLogs;
 use payforge::formats::dogstatsd::DogStatsD;
 use payforge::formats::syslog5424::Syslog5424;
 use payforge::formats::trace_v04::TraceV04;
+use payforge::formats::trace_v05::TraceV05;
 use payforge::generator::BlockSource;
-use payforge::{BlockRng, Configured, Error, Format, Generator, Strategy};
+use payforge::{BlockRng, Configured, Error, Format, Generator, Strategy, StringTable};
 use proptest::prelude::*;
 
 /// The naive definition of a block: `Some((members, bytes))`, or `None` if nothing fits.
@@ -20,6 +22,7 @@ fn reference<F: Format>(format: &F, seed: u64, index: u64, budget: usize) -> Opt
     let framing = format.framing();
     let mut rng = BlockRng::for_block(seed, index);
     let mut body = Vec::new();
+    let mut dict = StringTable::new();
     let mut k = 0;
     loop {
         if k == format.max_members() {
@@ -27,19 +30,29 @@ fn reference<F: Format>(format: &F, seed: u64, index: u64, budget: usize) -> Opt
         }
         let mut next = body.clone();
         framing.open_member(k, &mut next);
-        format.encode(&format.generate(&mut rng), &mut next);
+        format.encode_indexed(&format.generate(&mut rng), &mut dict, &mut next);
         framing.close_member(&mut next);
-        if framing.block_len(k + 1, next.len()) > budget {
+        if framing.framed_len(k + 1, next.len(), dict.size()) > budget {
             break;
         }
         body = next;
         k += 1;
     }
+    // The dictionary now holds the strings of the member that did not fit too: encode the `k`
+    // members again from scratch.
+    let mut rng = BlockRng::for_block(seed, index);
+    let mut dict = StringTable::new();
+    body.clear();
+    for i in 0..k {
+        framing.open_member(i, &mut body);
+        format.encode_indexed(&format.generate(&mut rng), &mut dict, &mut body);
+        framing.close_member(&mut body);
+    }
     if k == 0 {
         return None;
     }
     let mut block = Vec::new();
-    framing.write_header(k, body.len(), &mut block);
+    framing.write_header_with(k, body.len(), &dict, dict.size(), &mut block);
     block.extend_from_slice(&body);
     framing.write_trailer(&mut block);
     Some((k, block))
@@ -102,6 +115,7 @@ format_props! {
     datadog_logs_matches_reference => DatadogLogs;
     dogstatsd_matches_reference => DogStatsD;
     trace_v04_matches_reference => TraceV04;
+    trace_v05_matches_reference => TraceV05;
     // The other framings and the member cap go through the same comparison.
     dogstatsd_length_prefixed_matches_reference => DogStatsD,
         payforge::formats::dogstatsd::Config { length_prefix_framed: true, ..Default::default() };

@@ -2,11 +2,16 @@
 //! after a short warm-up, 100 more blocks perform exactly zero allocations, for every format at
 //! 64 KiB and 1 MiB. Counted exactly by the counting allocator installed for this test binary.
 //!
+//! Compressed budgets (gzip, whose allocations go through the Rust allocator) at 16 KiB: the
+//! reuse strategies reset one compressor and keep its buffers, so after 48 warm-up blocks the
+//! next 50 make no allocation and at most 2 reallocations (probes past the answer vary in
+//! length, so the longest buffer can still grow now and then).
+//!
 //! The binary holds a single test so no other test thread allocates while we count.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use payforge::measure::CountingAlloc;
-use payforge::{BlockRng, Strategy};
+use payforge::{BlockRng, Compression, Strategy};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc::system();
@@ -20,22 +25,30 @@ fn reuse_strategies_allocate_nothing_per_block() {
     for &kind in payforge::Registry::builtin().specs() {
         let text = std::fs::read_to_string(format!("payload-fixtures/{}/config.yaml", kind.name())).unwrap();
         let config = kind.parse_config(&text, kind.name().as_ref()).unwrap();
+        let cells = [(Compression::None, 64 << 10), (Compression::None, 1 << 20), (Compression::Gzip(6), 16 << 10)];
         for strategy in [Strategy::REUSE_ENCODE_ONCE, Strategy::REUSE_REENCODE] {
-            for budget in [64 << 10, 1 << 20] {
-                let mut source = config.build(42, strategy).unwrap();
+            for (compression, budget) in cells {
+                let mut source = config.clone().with_compression(compression).build(42, strategy).unwrap();
                 let mut out = Vec::new();
-                for i in 0..WARM_UP {
+                // Compressed probes past the answer vary in length from block to block, so a
+                // reused buffer takes longer to reach its largest size: a longer warm-up.
+                let (warm_up, measured) = if compression.is_none() { (WARM_UP, MEASURED) } else { (48, 50) };
+                for i in 0..warm_up {
                     out.clear();
                     source.fill(&mut BlockRng::for_block(42, i), budget, &mut out).unwrap();
                 }
                 let start = ALLOC.begin();
-                for i in WARM_UP..WARM_UP + MEASURED {
+                for i in warm_up..warm_up + measured {
                     out.clear();
                     source.fill(&mut BlockRng::for_block(42, i), budget, &mut out).unwrap();
                 }
                 let stats = ALLOC.end(&start);
-                if stats.allocations + stats.reallocations != 0 {
-                    failures.push(format!("{kind} {strategy} {budget}: {stats:?}"));
+                // Compressed probes past the answer vary in length from block to block, so a
+                // reused buffer may still grow now and then: no allocation, and at most one
+                // reallocation in 25 blocks.
+                let regrowth = if compression.is_none() { 0 } else { measured / 25 };
+                if stats.allocations != 0 || stats.reallocations > regrowth {
+                    failures.push(format!("{kind} {compression} {strategy} {budget}: {stats:?}"));
                 }
             }
         }

@@ -1,5 +1,6 @@
-//! Configuration of `trace-v04`: lading's `trace_agent: v0.4` keys, with limits taken from the
-//! trace-agent's normalizer so that valid configs produce spans it has nothing to fix.
+//! Configuration of `trace-v04` and `trace-v05`: lading's `trace_agent: v0.4` keys, with limits
+//! taken from the trace-agent's normalizer so that valid configs produce spans it has nothing to
+//! fix.
 
 use serde::{Deserialize, Serialize};
 
@@ -23,8 +24,9 @@ pub const MAX_CONTEXTS: u64 = 1_000_000;
 /// Most spans per trace, tags per span and metrics per span (lading stores them as `u8`).
 pub const MAX_PER_ITEM: u64 = 255;
 
-/// Configuration of the `trace-v04` format. The keys and their meaning are lading's
-/// `trace_agent: v0.4` ones; every length is in characters (ASCII, so also bytes).
+/// Configuration of the `trace-v04` and `trace-v05` formats (the same traces on two wires). The
+/// keys and their meaning are lading's `trace_agent: v0.4` ones; every length is in characters
+/// (ASCII, so also bytes).
 ///
 /// The defaults are not lading's: lading's (up to 50 spans of up to 20 tags, names of 0 to 128
 /// characters) produce empty and over-long names the agent rewrites, and traces of up to 300 KB
@@ -85,6 +87,15 @@ impl Config {
     /// # Errors
     /// [`Error::Config`] with the field `trace_v04.<key>`.
     pub fn validate(&self) -> Result<()> {
+        self.validate_as("trace_v04")
+    }
+
+    /// As [`Config::validate`], naming fields `<prefix>.<key>` (`trace_v05` for `trace-v05`).
+    ///
+    /// # Errors
+    /// [`Error::Config`] with the field `<prefix>.<key>`.
+    pub fn validate_as(&self, prefix: &str) -> Result<()> {
+        let field = |key: &str| field_of(prefix, key);
         let ranges: [(&str, &ConfRange, u64, u64); 11] = [
             ("contexts", &self.contexts, 1, MAX_CONTEXTS),
             ("spans_per_trace", &self.spans_per_trace, 1, MAX_PER_ITEM),
@@ -119,7 +130,7 @@ impl Config {
     }
 }
 
-/// The dotted name of a config key, as errors show it.
-pub fn field(key: &str) -> String {
-    format!("trace_v04.{key}")
+/// The dotted name of a config key under `prefix`, as errors show it.
+pub fn field_of(prefix: &str, key: &str) -> String {
+    format!("{prefix}.{key}")
 }
