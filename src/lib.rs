@@ -47,6 +47,7 @@ pub mod registry;
 pub mod rng;
 pub mod search;
 pub mod selection;
+pub mod send;
 pub mod size;
 pub mod strategy;
 pub mod text;

@@ -14,7 +14,7 @@ use crate::{Compression, Error, Result, StrategyChoice};
 use clap::{ArgGroup, Args};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::output::Sink;
+use super::output::{LengthPrefix, Sink};
 use super::parse_size_arg;
 
 /// Arguments of `payforge generate`.
@@ -82,6 +82,11 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "DIR")]
     output_dir: Option<PathBuf>,
 
+    /// Write each block's length before it (4 or 8 bytes, little-endian), so a reader of the
+    /// stream (a pipe, -o FILE) can split it back into blocks.
+    #[arg(long, value_name = "u32le|u64le", value_parser = parse_block_stream, conflicts_with = "output_dir")]
+    block_stream: Option<LengthPrefix>,
+
     /// Print only `<sha256 of all blocks> entropy=<bits per byte>` on stdout. Blocks are written
     /// only if -o FILE or --output-dir is also given.
     #[arg(long)]
@@ -106,6 +111,14 @@ fn parse_compression(s: &str) -> std::result::Result<Compression, String> {
 
 fn parse_shard(s: &str) -> std::result::Result<Shard, String> {
     s.parse().map_err(|e: Error| e.to_string())
+}
+
+fn parse_block_stream(s: &str) -> std::result::Result<LengthPrefix, String> {
+    match s {
+        "u32le" => Ok(LengthPrefix::U32Le),
+        "u64le" => Ok(LengthPrefix::U64Le),
+        _ => Err(format!("invalid block stream {s:?}: expected u32le or u64le")),
+    }
 }
 
 fn parse_strategy(s: &str) -> std::result::Result<StrategyChoice, String> {
@@ -142,12 +155,12 @@ pub fn run(args: GenerateArgs, registry: &Registry, alloc: Option<&'static Count
     // Outputs are opened only now, so a bad config or budget never truncates an existing file.
     let mut sink = match (&args.output, &args.output_dir) {
         (_, Some(dir)) => Sink::dir(dir)?,
-        (Some(path), None) if path.as_os_str() != "-" => Sink::file(path)?,
+        (Some(path), None) if path.as_os_str() != "-" => Sink::file(path)?.with_prefix(args.block_stream),
         (Some(_), None) if args.fingerprint => {
             return Err(Error::argument("output", "-", "--fingerprint prints on stdout; write blocks to a file"));
         }
         (None, None) if args.fingerprint => Sink::Discard,
-        _ => Sink::stdout()?,
+        _ => Sink::stdout()?.with_prefix(args.block_stream),
     };
     let strategy = producer.strategy();
     if args.verbose || args.memory_stats {

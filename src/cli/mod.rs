@@ -1,4 +1,4 @@
-//! The command line as a library function: `generate`, `calibrate` and `check` over any
+//! The command line as a library function: `generate`, `send`, `calibrate` and `check` over any
 //! [`Registry`].
 //!
 //! The `payforge` binary is `cli::run(Registry::builtin())`. A crate with formats of its own gets
@@ -21,6 +21,7 @@ mod calibrate;
 mod check;
 mod generate;
 mod output;
+mod send;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -51,6 +52,9 @@ enum Command {
     Calibrate(calibrate::CalibrateArgs),
     /// Regenerate the golden fixtures and compare fingerprints and allocation baselines.
     Check(check::CheckArgs),
+    /// Send blocks to a receiver (tcp, udp, unix, unixgram, http) at a controlled rate, from a
+    /// cache built up front; or run a lading generator config.
+    Send(send::SendArgs),
 }
 
 /// Runs the command line of this process over `registry`. Exit codes: 0 on success (and when the
@@ -84,6 +88,7 @@ where
         Command::Generate(args) => generate::run(args, &registry, alloc),
         Command::Calibrate(args) => calibrate::run(args, &registry, alloc),
         Command::Check(args) => check::run(args, &registry, alloc),
+        Command::Send(args) => send::run(args, &registry),
     };
     match result {
         Ok(code) => code,
@@ -104,7 +109,13 @@ fn command(registry: &Registry, program: &str) -> clap::Command {
         .bin_name(program.to_owned())
         .mut_subcommand("generate", |sub| {
             sub.mut_arg("format", |arg| {
-                arg.value_parser(PossibleValuesParser::new(values)).help(format!("The payload format: {names}"))
+                arg.value_parser(PossibleValuesParser::new(values.clone())).help(format!("The payload format: {names}"))
+            })
+        })
+        .mut_subcommand("send", |sub| {
+            sub.mut_arg("format", |arg| {
+                arg.value_parser(PossibleValuesParser::new(values.clone()))
+                    .help(format!("The payload format: {names} (with --lading-config, the generator's variant)"))
             })
         })
         .mut_subcommand("calibrate", |sub| {

@@ -1,0 +1,283 @@
+//! `payforge send`: build a block cache, then replay it to a receiver at a controlled rate.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use clap::{ArgGroup, Args};
+
+use super::parse_size_arg;
+use crate::cache::{BlockSize, Shard, check_threads};
+use crate::error::{Error, Result};
+use crate::registry::Registry;
+use crate::send::http::Header;
+use crate::send::stats::Summary;
+use crate::send::{self, SendOptions, SyslogFraming, Target, lading};
+use crate::size::format_size;
+use crate::strategy::StrategyChoice;
+
+/// Arguments of `payforge send`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("stop").args(["duration", "bytes"])))]
+pub struct SendArgs {
+    /// The payload format (with --lading-config, the generator's variant decides it).
+    #[arg(value_name = "FORMAT", required_unless_present = "lading_config")]
+    format: Option<String>,
+
+    /// Where to send: tcp://host:port, udp://host:port, unix:///path, unixgram:///path or
+    /// http://host:port/path (trace-v04 posts to /v0.4/traces when the URL has no path).
+    #[arg(long, value_name = "URL", required_unless_present = "lading_config", value_parser = parse_target)]
+    to: Option<Target>,
+
+    /// YAML config for the format (its config alone, or a lading-style `variant:` document).
+    #[arg(long, value_name = "FILE", conflicts_with = "lading_config")]
+    config: Option<PathBuf>,
+
+    /// Run a generator of a lading experiment file (tcp, udp, unix_stream, unix_datagram, http,
+    /// trace_agent). Flags given on the command line override the file's values.
+    #[arg(long, value_name = "FILE")]
+    lading_config: Option<PathBuf>,
+
+    /// With --lading-config: the `id` of the generator to run (default: the first).
+    #[arg(long, value_name = "ID", requires = "lading_config")]
+    id: Option<String>,
+
+    /// Seed of the workload (default 0, or the lading seed folded as the README describes).
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+
+    /// Budget of each block. Defaults: 8KiB on udp:// and unixgram:// (the agent's
+    /// dogstatsd_buffer_size), 64KiB on tcp:// and unix://, 1MiB over http://.
+    #[arg(long, value_name = "SIZE", value_parser = parse_block_size)]
+    block_size: Option<BlockSize>,
+
+    /// Payload bytes per second over all connections, e.g. 10MiB or 100MB (default: as fast as
+    /// the receiver takes it).
+    #[arg(long, value_name = "BYTES/s", value_parser = parse_rate)]
+    rate: Option<u64>,
+
+    /// Stop after this long: 3s, 500ms, 2m, 1h (default: until SIGINT or SIGTERM).
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    duration: Option<std::time::Duration>,
+
+    /// Stop before the block that would take the payload past this size.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
+    bytes: Option<u64>,
+
+    /// Parallel connections, each replaying the cache from its own starting point.
+    #[arg(long, value_name = "N")]
+    connections: Option<usize>,
+
+    /// Size of the block cache built before sending: the whole logical stream (default 64MiB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
+    cache: Option<u64>,
+
+    /// Send only shard I of N (0-based) of the cache's logical stream; give each of N processes
+    /// --rate/N.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<Shard>,
+
+    /// syslog5424 over tcp:// or unix://: LF-terminated lines or RFC 6587 octet counting.
+    #[arg(long, value_name = "lf|octet-counting", value_parser = parse_framing)]
+    syslog_framing: Option<SyslogFraming>,
+
+    /// An HTTP header to add to every request, NAME:VALUE (repeatable), e.g. DD-API-KEY:abc.
+    #[arg(long = "header", value_name = "K:V", value_parser = parse_header)]
+    headers: Vec<Header>,
+
+    /// HTTP: retries of a 429, a 5xx or a transport error before a block counts as failed.
+    #[arg(long, value_name = "N")]
+    max_retries: Option<u32>,
+
+    /// Threads that build the cache (default: the available cores).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+
+    /// How blocks are generated (all strategies give identical bytes).
+    #[arg(long, value_name = "STRATEGY", default_value = "auto", value_parser = parse_strategy)]
+    strategy: StrategyChoice,
+
+    /// Write the final summary (and one-second windows) as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    stats_json: Option<PathBuf>,
+
+    /// No per-second lines, even on a terminal.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn parse_target(s: &str) -> std::result::Result<Target, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+fn parse_block_size(s: &str) -> std::result::Result<BlockSize, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+fn parse_rate(s: &str) -> std::result::Result<u64, String> {
+    send::parse_rate(s).map_err(|e| e.to_string())
+}
+
+fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, String> {
+    send::parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn parse_shard(s: &str) -> std::result::Result<Shard, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+fn parse_framing(s: &str) -> std::result::Result<SyslogFraming, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+fn parse_header(s: &str) -> std::result::Result<Header, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+fn parse_strategy(s: &str) -> std::result::Result<StrategyChoice, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+/// Resolves the options from the flags, over a lading generator's values when one is given.
+fn options(args: &SendArgs, registry: &Registry) -> Result<(SendOptions, Option<String>)> {
+    let threads = match args.threads {
+        Some(n) => check_threads(n)?,
+        None => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+    };
+    let job = match &args.lading_config {
+        Some(path) => Some(lading::load(registry, path, args.id.as_deref())?),
+        None => None,
+    };
+    let config = match (&job, &args.format) {
+        (Some(job), Some(format)) if job.config.name() != format => {
+            return Err(Error::argument(
+                "format",
+                format.clone(),
+                format!("the lading generator sends {}; drop FORMAT or make it match", job.config.name()),
+            ));
+        }
+        (Some(job), _) => job.config.clone(),
+        (None, Some(format)) => registry.config(format, args.config.as_deref())?,
+        (None, None) => return Err(Error::argument("format", "", "give FORMAT or --lading-config")),
+    };
+    let target = match (&args.to, &job) {
+        (Some(t), _) => t.clone(),
+        (None, Some(job)) => job.target.clone(),
+        (None, None) => return Err(Error::argument("target URL", "", "give --to URL")),
+    };
+    let mut headers = job.as_ref().map(|j| j.headers.clone()).unwrap_or_default();
+    headers.extend(args.headers.iter().cloned());
+    let described = job.as_ref().map(|j| match &j.id {
+        Some(id) => format!("lading generator `{id}` ({})", j.kind),
+        None => format!("lading generator {}", j.kind),
+    });
+    let options = SendOptions {
+        config,
+        target,
+        seed: args.seed.or(job.as_ref().map(|j| j.seed)).unwrap_or(0),
+        block_size: args.block_size.or(job.as_ref().map(|j| BlockSize::Fixed(j.block_size))),
+        rate: args.rate.or(job.as_ref().and_then(|j| j.rate)),
+        duration: args.duration,
+        bytes: args.bytes,
+        connections: args.connections.or(job.as_ref().map(|j| j.connections)).unwrap_or(1),
+        cache: args.cache.or(job.as_ref().map(|j| j.cache)).unwrap_or(send::DEFAULT_CACHE),
+        shard: args.shard.unwrap_or_default(),
+        syslog_framing: args.syslog_framing,
+        headers,
+        max_retries: args.max_retries.or(job.as_ref().and_then(|j| j.max_retries)).unwrap_or(send::DEFAULT_MAX_RETRIES),
+        threads,
+        strategy: args.strategy,
+    };
+    Ok((options, described))
+}
+
+/// Runs the command.
+pub fn run(args: SendArgs, registry: &Registry) -> Result<ExitCode> {
+    let (options, described) = options(&args, registry)?;
+    if let Some(d) = &described {
+        eprintln!("running {d}");
+    }
+    let prepared = send::prepare(registry, &options)?;
+    let spec = &prepared.spec;
+    let rate = match spec.rate {
+        Some(r) => format!("at {}/s", format_size(r)),
+        None => "as fast as the receiver takes it".into(),
+    };
+    eprintln!(
+        "cache: {} blocks ({} units, {}), {} bytes of {} in {} blocks (shard {}), built in {:.1} ms",
+        prepared.cache.len(),
+        spec.wire.len(),
+        prepared.profile.wire.name(),
+        prepared.cache.total_bytes(),
+        options.config.name(),
+        prepared.block_size,
+        options.shard,
+        prepared.build_time.as_secs_f64() * 1e3
+    );
+    eprintln!("sending to {} over {} connection(s) {rate}", spec.target, spec.connections);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let signals = register_signals(&stop)?;
+    let live = !args.quiet && std::io::stderr().is_terminal();
+    let report = send::run::run(spec, &stop, |w| {
+        if live {
+            eprintln!("{}", w.line());
+        }
+    });
+    for id in signals {
+        signal_hook::low_level::unregister(id);
+    }
+    let report = report?;
+    let summary = Summary {
+        format: options.config.name().to_string(),
+        target: spec.target.to_string(),
+        transport: spec.target.transport().to_string(),
+        wire: prepared.profile.wire.name().to_string(),
+        seed: options.seed,
+        block_size: prepared.block_size.to_string(),
+        connections: spec.connections,
+        rate_bytes_per_s: spec.rate,
+        cache_units: spec.wire.len(),
+        cache_bytes: spec.wire.total_bytes(),
+        build_seconds: prepared.build_time.as_secs_f64(),
+        elapsed_seconds: 0.0,
+        totals: report.totals,
+        bytes_per_s: 0.0,
+        mib_per_s: 0.0,
+        blocks_per_s: 0.0,
+        http_status: report.statuses,
+        last_error: report.last_error,
+        stopped_by: report.stopped_by,
+        windows: report.windows,
+    }
+    .with_rates(report.elapsed);
+    eprint!("{}", summary.lines());
+    if let Some(path) = &args.stats_json {
+        let json = serde_json::to_string_pretty(&summary)
+            .map_err(|e| Error::io("write", path.display(), std::io::Error::other(e)))?;
+        std::fs::write(path, json + "\n").map_err(|e| Error::io("write", path.display(), e))?;
+    }
+    let nothing_delivered = summary.totals.blocks_sent == 0 && summary.stopped_by != send::stats::StopReason::Signal;
+    if nothing_delivered && (summary.totals.errors > 0 || summary.totals.failed_blocks > 0) {
+        return Err(Error::argument(
+            "target URL",
+            summary.target,
+            format!("nothing was delivered ({} errors)", summary.totals.errors),
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGINT and SIGTERM set `stop` (the run finishes its current blocks and reports); a second one
+/// while stopping ends the process at once.
+fn register_signals(stop: &Arc<AtomicBool>) -> Result<Vec<signal_hook::SigId>> {
+    let mut ids = Vec::new();
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let failed = |e| Error::io("start", "a signal handler", e);
+        ids.push(signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(stop)).map_err(failed)?);
+        ids.push(signal_hook::flag::register(signal, Arc::clone(stop)).map_err(failed)?);
+    }
+    Ok(ids)
+}

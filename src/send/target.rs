@@ -1,0 +1,233 @@
+//! Where `send` delivers: a URL naming a transport and an address.
+//!
+//! | URL | transport | unit on the wire |
+//! |---|---|---|
+//! | `tcp://host:port` | TCP stream | blocks back to back |
+//! | `udp://host:port` | UDP datagrams | one block per datagram |
+//! | `unix:///path` | Unix stream socket | blocks back to back |
+//! | `unixgram:///path` | Unix datagram socket | one block per datagram |
+//! | `http://host:port/path` | HTTP/1.1 POST, keep-alive | one block per request |
+//!
+//! Host names are resolved when a connection is opened (again at every reconnect), so a
+//! receiver that moves behind a name is followed. Nothing here limits which hosts are targets.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+
+/// Largest UDP payload over IPv4: 65,535 minus the 8-byte UDP and 20-byte IP headers.
+pub const MAX_UDP_PAYLOAD: usize = 65_507;
+
+/// A parsed `--to` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `tcp://host:port`.
+    Tcp {
+        /// `host:port` as given (resolved at connect time).
+        addr: String,
+    },
+    /// `udp://host:port`.
+    Udp {
+        /// `host:port` as given (resolved at connect time).
+        addr: String,
+    },
+    /// `unix:///path`: a Unix stream socket.
+    Unix {
+        /// The socket's path.
+        path: PathBuf,
+    },
+    /// `unixgram:///path`: a Unix datagram socket.
+    Unixgram {
+        /// The socket's path.
+        path: PathBuf,
+    },
+    /// `http://host:port/path`.
+    Http {
+        /// The URL as given (scheme, authority, path and query).
+        url: String,
+        /// Whether the URL names a path (anything but empty or `/`); without one, the format's
+        /// default path is used (`/v0.4/traces` for trace-v04).
+        has_path: bool,
+    },
+}
+
+/// The kind of transport, for messages, stats and per-format rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// TCP stream.
+    Tcp,
+    /// UDP datagrams.
+    Udp,
+    /// Unix stream socket.
+    Unix,
+    /// Unix datagram socket.
+    Unixgram,
+    /// HTTP POST.
+    Http,
+}
+
+impl Transport {
+    /// The URL scheme.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+            Transport::Unix => "unix",
+            Transport::Unixgram => "unixgram",
+            Transport::Http => "http",
+        }
+    }
+
+    /// True for the datagram transports (one block is one datagram).
+    pub fn is_datagram(self) -> bool {
+        matches!(self, Transport::Udp | Transport::Unixgram)
+    }
+
+    /// True for the stream transports (blocks are written back to back).
+    pub fn is_stream(self) -> bool {
+        matches!(self, Transport::Tcp | Transport::Unix)
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.scheme())
+    }
+}
+
+impl Target {
+    /// The transport.
+    pub fn transport(&self) -> Transport {
+        match self {
+            Target::Tcp { .. } => Transport::Tcp,
+            Target::Udp { .. } => Transport::Udp,
+            Target::Unix { .. } => Transport::Unix,
+            Target::Unixgram { .. } => Transport::Unixgram,
+            Target::Http { .. } => Transport::Http,
+        }
+    }
+
+    /// The HTTP URL to post to: the URL as given, or with `default_path` when it names none.
+    pub fn http_url(&self, default_path: &str) -> Option<String> {
+        match self {
+            Target::Http { url, has_path: true } => Some(url.clone()),
+            Target::Http { url, has_path: false } => Some(format!("{}{default_path}", url.trim_end_matches('/'))),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Tcp { addr } => write!(f, "tcp://{addr}"),
+            Target::Udp { addr } => write!(f, "udp://{addr}"),
+            Target::Unix { path } => write!(f, "unix://{}", path.display()),
+            Target::Unixgram { path } => write!(f, "unixgram://{}", path.display()),
+            Target::Http { url, .. } => f.write_str(url),
+        }
+    }
+}
+
+impl std::str::FromStr for Target {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = |reason: &str| Error::argument("target URL", s, reason.to_string());
+        let (scheme, rest) = s.split_once("://").ok_or_else(|| {
+            bad("expected tcp://host:port, udp://host:port, unix:///path, unixgram:///path or http://host:port/path")
+        })?;
+        let host_port = |rest: &str| -> Result<String> {
+            let (host, port) = rest.rsplit_once(':').ok_or_else(|| bad("expected host:port after the scheme"))?;
+            if rest.contains('/') {
+                return Err(bad("a socket address takes no path: use host:port"));
+            }
+            let host_ok = !host.is_empty() && (!host.contains(':') || (host.starts_with('[') && host.ends_with(']')));
+            if !host_ok {
+                return Err(bad("expected a host name or address before the port (IPv6 in brackets: [::1]:8125)"));
+            }
+            match port.parse::<u16>() {
+                Ok(p) if p > 0 => Ok(rest.to_string()),
+                _ => Err(bad("the port must be a number from 1 to 65535")),
+            }
+        };
+        let path = |rest: &str| -> Result<PathBuf> {
+            if !rest.starts_with('/') || rest.len() < 2 {
+                return Err(bad("expected an absolute socket path, e.g. unix:///var/run/datadog/dsd.socket"));
+            }
+            Ok(PathBuf::from(rest))
+        };
+        match scheme {
+            "tcp" => Ok(Target::Tcp { addr: host_port(rest)? }),
+            "udp" => Ok(Target::Udp { addr: host_port(rest)? }),
+            "unix" => Ok(Target::Unix { path: path(rest)? }),
+            "unixgram" => Ok(Target::Unixgram { path: path(rest)? }),
+            "http" => {
+                let (authority, path) = match rest.find('/') {
+                    Some(i) => rest.split_at(i),
+                    None => (rest, ""),
+                };
+                let authority = authority.split_once('?').map_or(authority, |(a, _)| a);
+                if authority.is_empty() {
+                    return Err(bad("expected a host after http://"));
+                }
+                // `host`, `host:port`, `[v6]` or `[v6]:port`.
+                let port = match authority.rsplit_once(':') {
+                    Some((host, port)) if !authority.ends_with(']') && !host.is_empty() => Some(port),
+                    Some(_) if !authority.ends_with(']') => return Err(bad("expected a host after http://")),
+                    _ => None,
+                };
+                if port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
+                    return Err(bad("the port must be a number from 1 to 65535"));
+                }
+                let has_path = !(path.is_empty() || path == "/");
+                Ok(Target::Http { url: s.to_string(), has_path })
+            }
+            "https" => Err(bad("https is not supported (payforge sends plain HTTP); put a TLS proxy in front")),
+            _ => Err(bad("unknown scheme; use tcp, udp, unix, unixgram or http")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_scheme() {
+        assert_eq!("tcp://127.0.0.1:514".parse::<Target>().unwrap(), Target::Tcp { addr: "127.0.0.1:514".into() });
+        assert_eq!("udp://localhost:8125".parse::<Target>().unwrap().transport(), Transport::Udp);
+        assert_eq!("udp://[::1]:8125".parse::<Target>().unwrap().transport(), Transport::Udp);
+        assert_eq!(
+            "unix:///tmp/dsd.sock".parse::<Target>().unwrap(),
+            Target::Unix { path: PathBuf::from("/tmp/dsd.sock") }
+        );
+        assert_eq!("unixgram:///tmp/d.sock".parse::<Target>().unwrap().transport(), Transport::Unixgram);
+        let http: Target = "http://127.0.0.1:8126".parse().unwrap();
+        assert_eq!(http.http_url("/v0.4/traces").unwrap(), "http://127.0.0.1:8126/v0.4/traces");
+        let http: Target = "http://127.0.0.1:8080/v1/input".parse().unwrap();
+        assert_eq!(http.http_url("/v0.4/traces").unwrap(), "http://127.0.0.1:8080/v1/input");
+        assert_eq!(http.to_string(), "http://127.0.0.1:8080/v1/input");
+    }
+
+    #[test]
+    fn errors_name_the_url() {
+        for bad in [
+            "127.0.0.1:8125",
+            "udp://127.0.0.1",
+            "udp://127.0.0.1:0",
+            "udp://127.0.0.1:99999",
+            "tcp://:80",
+            "tcp://a:1/x",
+            "unix://relative",
+            "ftp://x:1",
+            "https://x:1/",
+            "http://x:0/",
+            "http:///path",
+        ] {
+            let err = bad.parse::<Target>().unwrap_err().to_string();
+            assert!(err.contains("target URL") && err.contains(bad), "{bad}: {err}");
+        }
+    }
+}
