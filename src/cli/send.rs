@@ -49,7 +49,8 @@ pub struct SendArgs {
     seed: Option<u64>,
 
     /// Budget of each block. Defaults: 8KiB on udp:// and unixgram:// (the agent's
-    /// dogstatsd_buffer_size), 64KiB on tcp:// and unix://, 1MiB over http://.
+    /// dogstatsd_buffer_size), 256KiB on tcp:// and unix://, 1MiB over http://; with a low
+    /// --rate, lowered to make at least 10 blocks a second.
     #[arg(long, value_name = "SIZE", value_parser = parse_block_size)]
     block_size: Option<BlockSize>,
 

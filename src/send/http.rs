@@ -119,6 +119,8 @@ impl HttpConn {
 
     /// Posts `unit`, retrying 429, 5xx and transport errors.
     pub fn deliver(&mut self, unit: &Unit, ctx: &Ctx<'_>) -> Outcome {
+        // Each unit gets the whole backoff sequence for its own retries.
+        self.backoff.reset();
         for attempt in 0..=self.spec.max_retries {
             if attempt > 0 {
                 if ctx.stopping() {
@@ -130,10 +132,7 @@ impl HttpConn {
                 Ok(status) => {
                     ctx.counters.status(status);
                     match status {
-                        200..=299 => {
-                            self.backoff.reset();
-                            return Outcome::Sent;
-                        }
+                        200..=299 => return Outcome::Sent,
                         429 | 500..=599 => ctx.counters.error(|| format!("POST {}: HTTP {status}", self.spec.url)),
                         _ => return Outcome::Rejected,
                     }

@@ -108,7 +108,10 @@ pub fn prepare(registry: &Registry, options: &SendOptions) -> Result<Prepared> {
     let transport = options.target.transport();
     let format = options.config.name();
     let profile = Profile::new(format, transport, options.syslog_framing)?;
-    let block_size = options.block_size.unwrap_or(BlockSize::Fixed(profile.block_size)).validate()?;
+    let block_size = options
+        .block_size
+        .unwrap_or(BlockSize::Fixed(default_block_size(profile.block_size, options.rate)))
+        .validate()?;
     if transport == Transport::Udp && block_size.max() > MAX_UDP_PAYLOAD {
         return Err(Error::argument(
             "block size",
@@ -157,6 +160,19 @@ pub fn prepare(registry: &Registry, options: &SendOptions) -> Result<Prepared> {
         http,
     };
     Ok(Prepared { spec, cache, build_time, block_size, profile })
+}
+
+/// The block size when none is given: the transport's default, lowered with a low `rate` to the
+/// largest power of two that still makes at least 10 blocks a second (at least 1 KiB), so the
+/// rate is smooth and any block fits a second of it.
+pub fn default_block_size(transport_default: usize, rate: Option<u64>) -> usize {
+    let Some(rate) = rate else { return transport_default };
+    let tenth = usize::try_from(rate / 10).unwrap_or(usize::MAX);
+    if tenth >= transport_default {
+        return transport_default;
+    }
+    let pow2 = if tenth == 0 { 1 } else { 1usize << (usize::BITS - 1 - tenth.leading_zeros()) };
+    pow2.max(1024).min(transport_default)
 }
 
 /// dogstatsd frames blocks with a length prefix on Unix streams and never on datagrams.
@@ -222,6 +238,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn default_block_sizes_follow_the_rate() {
+        assert_eq!(default_block_size(256 << 10, None), 256 << 10);
+        assert_eq!(default_block_size(256 << 10, Some(100 << 20)), 256 << 10);
+        assert_eq!(default_block_size(256 << 10, Some(1 << 20)), 64 << 10);
+        assert_eq!(default_block_size(8192, Some(50_000)), 4096);
+        assert_eq!(default_block_size(8192, Some(100)), 1024);
+    }
+
+    #[test]
     fn durations_and_rates() {
         assert_eq!(parse_duration("3s").unwrap(), Duration::from_secs(3));
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
@@ -264,6 +289,7 @@ mod tests {
         let err = prepare(&registry, &o).unwrap_err().to_string();
         assert!(err.contains("65507") && err.contains("64KiB"), "{err}");
         let mut o = options("syslog5424", "tcp://127.0.0.1:514");
+        o.block_size = Some(BlockSize::Fixed(64 << 10));
         o.rate = Some(32 << 10);
         let err = prepare(&registry, &o).unwrap_err().to_string();
         assert!(err.contains("rate") && err.contains("64KiB"), "{err}");

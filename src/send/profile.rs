@@ -12,9 +12,11 @@ use crate::error::{Error, Result};
 
 /// Default block budget on datagram transports: the agent's default `dogstatsd_buffer_size`.
 pub const DATAGRAM_BLOCK_SIZE: usize = 8 * 1024;
-/// Default block budget on stream transports: small enough that 1-second windows of a rated run
-/// hold many blocks, large enough for few system calls.
-pub const STREAM_BLOCK_SIZE: usize = 64 * 1024;
+/// Default block budget on stream transports: a rated run's token bucket holds one block, so a
+/// sender delayed by the scheduler for up to one block's time loses nothing (2.5 ms at
+/// 100 MiB/s); 1-second windows still hold tens of blocks. Lowered for low rates
+/// ([`crate::send::default_block_size`]).
+pub const STREAM_BLOCK_SIZE: usize = 256 * 1024;
 /// Default block budget over HTTP: one 1 MiB request (lading's default `maximum_block_size`).
 pub const HTTP_BLOCK_SIZE: usize = 1 << 20;
 

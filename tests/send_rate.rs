@@ -1,0 +1,64 @@
+//! `payforge send --rate` over loopback TCP for 3 seconds at 10 MiB/s and 100 MiB/s: the
+//! achieved rate, overall and in every whole one-second window, stays near the target. The
+//! bounds are generous (the machine is shared and has 2 cores); the figures are printed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::time::Duration;
+
+fn rated_run(rate_mib: u64) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let to = format!("tcp://{}", listener.local_addr().unwrap());
+    let receiver = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total = 0u64;
+        while let Ok(n) = conn.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+        }
+        total
+    });
+    let rate = format!("{rate_mib}MiB");
+    let sent = common::send(&["syslog5424", "--to", &to, "--rate", &rate, "--duration", "3s", "--cache", "4MiB"]);
+    let received = receiver.join().unwrap();
+    assert!(sent.output.status.success(), "{}", sent.stderr());
+    assert_eq!(received, sent.get("bytes_sent"), "every byte sent arrived");
+    let target = (rate_mib << 20) as f64;
+    let achieved = sent.summary["bytes_per_s"].as_f64().unwrap();
+    let windows: Vec<f64> = sent.summary["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["seconds"].as_f64().unwrap() > 0.9)
+        .map(|w| w["bytes_per_s"].as_f64().unwrap())
+        .collect();
+    let shown: Vec<String> = windows.iter().map(|w| format!("{:.2}", w / f64::from(1 << 20))).collect();
+    eprintln!(
+        "rate {rate_mib} MiB/s: achieved {:.3} MiB/s ({:+.2}%), one-second windows {shown:?} MiB/s",
+        achieved / f64::from(1 << 20),
+        (achieved / target - 1.0) * 100.0
+    );
+    // The target is ±5%; the bounds leave room for a shared, loaded 2-core machine.
+    assert!((achieved / target - 1.0).abs() < 0.10, "achieved {achieved} B/s for a target of {target}");
+    assert!(windows.len() >= 2, "{}", sent.summary);
+    for w in &windows {
+        assert!((w / target - 1.0).abs() < 0.25, "a one-second window ran at {w} B/s for a target of {target}");
+    }
+}
+
+#[test]
+fn ten_mib_per_second_over_tcp() {
+    rated_run(10);
+}
+
+#[test]
+fn hundred_mib_per_second_over_tcp() {
+    rated_run(100);
+}
