@@ -198,15 +198,15 @@ fn options(args: &SendArgs, registry: &Registry) -> Result<(SendOptions, Option<
 pub fn run(args: SendArgs, registry: &Registry) -> Result<ExitCode> {
     let (options, described) = options(&args, registry)?;
     if let Some(d) = &described {
-        eprintln!("running {d}");
+        say(&format!("running {d}"));
     }
     let prepared = send::prepare(registry, &options)?;
     let spec = &prepared.spec;
     let rate = match spec.rate {
-        Some(r) => format!("at {}/s", format_size(r)),
+        Some(r) => format!("at {}/s ({:.2} MiB/s)", format_size(r), r as f64 / f64::from(1u32 << 20)),
         None => "as fast as the receiver takes it".into(),
     };
-    eprintln!(
+    say(&format!(
         "cache: {} blocks ({} units, {}), {} bytes of {} in {} blocks (shard {}), built in {:.1} ms",
         prepared.cache.len(),
         spec.wire.len(),
@@ -216,15 +216,15 @@ pub fn run(args: SendArgs, registry: &Registry) -> Result<ExitCode> {
         prepared.block_size,
         options.shard,
         prepared.build_time.as_secs_f64() * 1e3
-    );
-    eprintln!("sending to {} over {} connection(s) {rate}", spec.target, spec.connections);
+    ));
+    say(&format!("sending to {} over {} connection(s) {rate}", spec.target, spec.connections));
 
     let stop = Arc::new(AtomicBool::new(false));
     let signals = register_signals(&stop)?;
     let live = !args.quiet && std::io::stderr().is_terminal();
     let report = send::run::run(spec, &stop, |w| {
         if live {
-            eprintln!("{}", w.line());
+            say(&w.line());
         }
     });
     for id in signals {
@@ -254,12 +254,12 @@ pub fn run(args: SendArgs, registry: &Registry) -> Result<ExitCode> {
         windows: report.windows,
     }
     .with_rates(report.elapsed);
-    eprint!("{}", summary.lines());
     if let Some(path) = &args.stats_json {
         let json = serde_json::to_string_pretty(&summary)
             .map_err(|e| Error::io("write", path.display(), std::io::Error::other(e)))?;
         std::fs::write(path, json + "\n").map_err(|e| Error::io("write", path.display(), e))?;
     }
+    say(summary.lines().trim_end());
     let nothing_delivered = summary.totals.blocks_sent == 0 && summary.stopped_by != send::stats::StopReason::Signal;
     if nothing_delivered && (summary.totals.errors > 0 || summary.totals.failed_blocks > 0) {
         return Err(Error::argument(
@@ -269,6 +269,13 @@ pub fn run(args: SendArgs, registry: &Registry) -> Result<ExitCode> {
         ));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a line on stderr; a closed stderr is not worth a panic (the summary JSON is written
+/// first).
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// SIGINT and SIGTERM set `stop` (the run finishes its current blocks and reports); a second one
