@@ -222,6 +222,44 @@ fn traces_over_http_are_retried_on_429_and_503_and_totals_match() {
 }
 
 #[test]
+fn compressed_traces_over_http_carry_their_encoding() {
+    fn decode(request: &tiny_http::Request, body: &[u8]) -> u64 {
+        assert_eq!(header(request, "Content-Encoding"), Some("gzip"));
+        assert!(body.len() <= 64 << 10, "the block size bounds the compressed body");
+        let plain = payforge::Compression::Gzip(6).decompress(body).unwrap();
+        let traces: Vec<Vec<serde_json::Value>> = rmp_serde::from_slice(&plain).unwrap();
+        let count: u64 = header(request, "X-Datadog-Trace-Count").unwrap().parse().unwrap();
+        assert_eq!(count, traces.len() as u64);
+        count
+    }
+    fn status(_: u64) -> u16 {
+        200
+    }
+    let (addr, stop, server) = http_server(decode, status);
+    let sent = send(&[
+        "trace-v04",
+        "--to",
+        &addr,
+        "--compression",
+        "gzip",
+        "--block-size",
+        "64KiB",
+        "--bytes",
+        "1MiB",
+        "--cache",
+        "1MiB",
+    ]);
+    stop.store(true, Ordering::Relaxed);
+    let seen = server.join().unwrap();
+    assert!(sent.output.status.success(), "{}", sent.stderr());
+    assert_eq!(seen.accepted_members, sent.get("members_sent"));
+    assert_eq!(seen.requests, sent.get("blocks_sent"));
+    // Compression is for HTTP bodies only.
+    let o = payforge(&["send", "trace-v04", "--to", "tcp://127.0.0.1:9", "--compression", "zstd"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("applies to http:// only"));
+}
+
+#[test]
 fn logs_over_http_count_rejections_and_retries() {
     fn decode(request: &tiny_http::Request, body: &[u8]) -> u64 {
         assert_eq!(request.url(), "/api/v2/logs");

@@ -10,6 +10,7 @@ use clap::{ArgGroup, Args};
 
 use super::parse_size_arg;
 use crate::cache::{BlockSize, Shard, check_threads};
+use crate::compress::Compression;
 use crate::error::{Error, Result};
 use crate::registry::Registry;
 use crate::send::http::Header;
@@ -96,6 +97,11 @@ pub struct SendArgs {
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
 
+    /// Compress every block for HTTP: none, gzip[:LEVEL] or zstd[:LEVEL]; the block size then
+    /// bounds the compressed body, sent with Content-Encoding.
+    #[arg(long, value_name = "CODEC", value_parser = parse_compression)]
+    compression: Option<Compression>,
+
     /// How blocks are generated (all strategies give identical bytes).
     #[arg(long, value_name = "STRATEGY", default_value = "auto", value_parser = parse_strategy)]
     strategy: StrategyChoice,
@@ -137,6 +143,10 @@ fn parse_header(s: &str) -> std::result::Result<Header, String> {
     s.parse().map_err(|e: Error| e.to_string())
 }
 
+fn parse_compression(s: &str) -> std::result::Result<Compression, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
 fn parse_strategy(s: &str) -> std::result::Result<StrategyChoice, String> {
     s.parse().map_err(|e: Error| e.to_string())
 }
@@ -162,6 +172,10 @@ fn options(args: &SendArgs, registry: &Registry) -> Result<(SendOptions, Option<
         (Some(job), _) => job.config.clone(),
         (None, Some(format)) => registry.config(format, args.config.as_deref())?,
         (None, None) => return Err(Error::argument("format", "", "give FORMAT or --lading-config")),
+    };
+    let config = match args.compression {
+        Some(c) => config.with_compression(c),
+        None => config,
     };
     let target = match (&args.to, &job) {
         (Some(t), _) => t.clone(),
@@ -236,6 +250,7 @@ pub fn run(args: SendArgs, registry: &Registry) -> Result<ExitCode> {
         target: spec.target.to_string(),
         transport: spec.target.transport().to_string(),
         wire: prepared.profile.wire.name().to_string(),
+        compression: options.config.compression().to_string(),
         seed: options.seed,
         block_size: prepared.block_size.to_string(),
         connections: spec.connections,

@@ -8,7 +8,8 @@
 //!
 //! trace-v04 requests carry `Content-Type: application/msgpack`, `X-Datadog-Trace-Count` (the
 //! unit's trace count) and `Datadog-Send-Real-Http-Status: true` (so the trace-agent answers 429
-//! when it sheds load instead of 200). Proxy variables in the environment are ignored: a load
+//! when it sheds load instead of 200). Blocks compressed with `--compression` carry
+//! `Content-Encoding: gzip` or `zstd`. Proxy variables in the environment are ignored: a load
 //! test targets its receiver directly.
 
 use std::time::Duration;
@@ -70,6 +71,8 @@ pub struct HttpSpec {
     pub url: String,
     /// The `Content-Type`.
     pub content_type: &'static str,
+    /// The `Content-Encoding` of compressed blocks (`gzip`, `zstd`).
+    pub content_encoding: Option<&'static str>,
     /// Add `X-Datadog-Trace-Count` and `Datadog-Send-Real-Http-Status`.
     pub trace_headers: bool,
     /// Extra headers.
@@ -102,6 +105,9 @@ impl HttpConn {
 
     fn post(&self, unit: &Unit) -> std::result::Result<u16, ureq::Error> {
         let mut request = self.agent.post(&self.spec.url).header("Content-Type", self.spec.content_type);
+        if let Some(encoding) = self.spec.content_encoding {
+            request = request.header("Content-Encoding", encoding);
+        }
         if self.spec.trace_headers {
             request = request
                 .header("X-Datadog-Trace-Count", unit.members.to_string())

@@ -32,6 +32,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::cache::{Amount, BlockCache, BlockPlan, BlockSize, Shard};
+use crate::compress::Compression;
 use crate::error::{Error, Result};
 use crate::formats::DogStatsD;
 use crate::registry::{FormatConfig, Registry};
@@ -102,8 +103,8 @@ pub struct Prepared {
 /// # Errors
 /// [`Error::Argument`] for a block larger than the UDP payload limit or than one second of
 /// `--rate`, a cache smaller than one block, or a framing that does not apply; [`Error::Config`]
-/// for a dogstatsd config that frames datagrams with a length prefix; any error of the cache
-/// build.
+/// for a dogstatsd config that frames datagrams with a length prefix; compression on anything but
+/// HTTP; any error of the cache build.
 pub fn prepare(registry: &Registry, options: &SendOptions) -> Result<Prepared> {
     let transport = options.target.transport();
     let format = options.config.name();
@@ -134,6 +135,17 @@ pub fn prepare(registry: &Registry, options: &SendOptions) -> Result<Prepared> {
             format!("smaller than one block of {block_size}"),
         ));
     }
+    let compression = options.config.compression();
+    if !compression.is_none() && transport != Transport::Http {
+        return Err(Error::argument(
+            "compression",
+            compression.to_string(),
+            format!(
+                "applies to http:// only (sent with Content-Encoding); {transport}:// receivers read the format's \
+                 own framing"
+            ),
+        ));
+    }
     let config = frame_for_transport(registry, &options.config, &profile)?;
     let plan = BlockPlan::new(options.seed, block_size, Amount::Total(options.cache))?.with_shard(options.shard)?;
     let started = Instant::now();
@@ -146,6 +158,11 @@ pub fn prepare(registry: &Registry, options: &SendOptions) -> Result<Prepared> {
     let http = options.target.http_url(profile.http_path).map(|url| http::HttpSpec {
         url,
         content_type: profile.content_type,
+        content_encoding: match compression {
+            Compression::None => None,
+            Compression::Gzip(_) => Some("gzip"),
+            Compression::Zstd(_) => Some("zstd"),
+        },
         trace_headers: profile.trace_headers,
         headers: options.headers.clone(),
         max_retries: options.max_retries,
@@ -192,7 +209,7 @@ fn frame_for_transport(registry: &Registry, config: &FormatConfig, profile: &Pro
     }
     let mut framed = dsd.clone();
     framed.length_prefix_framed = true;
-    Ok(registry.bind(FormatConfig::new::<DogStatsD>(framed)))
+    Ok(registry.bind(FormatConfig::new::<DogStatsD>(framed).with_compression(config.compression())))
 }
 
 /// Parses a duration: `3s`, `500ms`, `2m`, `1h`, `1.5s`, or a number of seconds.
@@ -293,6 +310,10 @@ mod tests {
         o.rate = Some(32 << 10);
         let err = prepare(&registry, &o).unwrap_err().to_string();
         assert!(err.contains("rate") && err.contains("64KiB"), "{err}");
+        let mut o = options("trace-v04", "tcp://127.0.0.1:8126");
+        o.config = o.config.with_compression(Compression::Gzip(6));
+        let err = prepare(&registry, &o).unwrap_err().to_string();
+        assert!(err.contains("compression") && err.contains("gzip:6") && err.contains("http://"), "{err}");
         let mut o = options("syslog5424", "tcp://127.0.0.1:514");
         o.cache = 1000;
         assert!(prepare(&registry, &o).unwrap_err().to_string().contains("cache"));

@@ -212,6 +212,8 @@ pub struct Summary {
     pub transport: String,
     /// What one unit is (`blocks`, `one line per datagram`, `octet-counting`).
     pub wire: String,
+    /// The blocks' compression (`none`, `gzip:6`, ...).
+    pub compression: String,
     /// The seed.
     pub seed: u64,
     /// The block-size policy.
