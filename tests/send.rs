@@ -222,6 +222,32 @@ fn traces_over_http_are_retried_on_429_and_503_and_totals_match() {
 }
 
 #[test]
+fn v05_traces_are_put_to_their_endpoint() {
+    fn decode(request: &tiny_http::Request, body: &[u8]) -> u64 {
+        assert_eq!(request.url(), "/v0.5/traces");
+        assert_eq!(*request.method(), tiny_http::Method::Put);
+        assert_eq!(header(request, "Content-Type"), Some("application/msgpack"));
+        let (dictionary, traces): (Vec<String>, Vec<Vec<Vec<serde::de::IgnoredAny>>>) =
+            rmp_serde::from_slice(body).unwrap();
+        assert!(dictionary.iter().any(String::is_empty));
+        assert!(traces.iter().flatten().all(|span| span.len() == 12));
+        let count: u64 = header(request, "X-Datadog-Trace-Count").unwrap().parse().unwrap();
+        assert_eq!(count, traces.len() as u64);
+        count
+    }
+    fn status(_: u64) -> u16 {
+        200
+    }
+    let (addr, stop, server) = http_server(decode, status);
+    let sent = send(&["trace-v05", "--to", &addr, "--block-size", "64KiB", "--bytes", "1MiB", "--cache", "1MiB"]);
+    stop.store(true, Ordering::Relaxed);
+    let seen = server.join().unwrap();
+    assert!(sent.output.status.success(), "{}", sent.stderr());
+    assert_eq!(seen.accepted_members, sent.get("members_sent"));
+    assert_eq!(seen.requests, sent.get("blocks_sent"));
+}
+
+#[test]
 fn compressed_traces_over_http_carry_their_encoding() {
     fn decode(request: &tiny_http::Request, body: &[u8]) -> u64 {
         assert_eq!(header(request, "Content-Encoding"), Some("gzip"));
@@ -445,7 +471,12 @@ fn lading_configs_load_with_lading_meanings() {
     let tcp = load(&registry, &fixture("trace_agent_v04.yaml"), None).unwrap();
     assert_eq!(tcp.config.name(), "trace-v04");
     let agent = load(&registry, &fixture("trace-agent-v04.yaml"), None).unwrap();
-    assert_eq!(agent.target.http_url("/ignored").unwrap(), "http://localhost:8126/v0.4/traces");
+    // lading posts to the variant's path: the format's default path.
+    assert_eq!(agent.target, Target::Http { url: "http://localhost:8126".into(), has_path: false });
+    let v05 = fixture("trace-agent-v04.yaml");
+    let text = std::fs::read_to_string(&v05).unwrap().replace("v0.4:", "v0.5:");
+    let v05_job = payforge::send::lading::parse(&registry, &text, &v05, None).unwrap();
+    assert_eq!(v05_job.config.name(), "trace-v05");
     assert_eq!(
         (agent.rate, agent.block_size, agent.cache, agent.max_retries),
         (Some(50 << 20), 1 << 20, 256 << 20, Some(3))

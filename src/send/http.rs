@@ -1,4 +1,5 @@
-//! HTTP: one unit per POST over a kept-alive connection ([`ureq`]).
+//! HTTP: one unit per request (POST; PUT for trace-v05, as tracers send it) over a kept-alive
+//! connection ([`ureq`]).
 //!
 //! * 2xx: sent.
 //! * 429 and 5xx: counted as errors and retried with capped exponential backoff, at most
@@ -6,7 +7,11 @@
 //! * Any other status (4xx, 3xx, ...): counted as rejected, not retried.
 //! * A transport error (refused, reset, timed out): counted and retried like a 503.
 //!
-//! trace-v04 requests carry `Content-Type: application/msgpack`, `X-Datadog-Trace-Count` (the
+//! Once the run is stopping, a unit answered 429 or 5xx keeps being retried for up to
+//! [`super::transport::STOP_GRACE`], so `--bytes` runs and signals leave no unit half-done while the
+//! receiver is up; after a transport error it is given up at once.
+//!
+//! trace-v04 and trace-v05 requests carry `Content-Type: application/msgpack`, `X-Datadog-Trace-Count` (the
 //! unit's trace count) and `Datadog-Send-Real-Http-Status: true` (so the trace-agent answers 429
 //! when it sheds load instead of 200). Blocks compressed with `--compression` carry
 //! `Content-Encoding: gzip` or `zstd`. Proxy variables in the environment are ignored: a load
@@ -69,6 +74,8 @@ impl Header {
 pub struct HttpSpec {
     /// The URL posted to.
     pub url: String,
+    /// `POST` or `PUT`.
+    pub method: &'static str,
     /// The `Content-Type`.
     pub content_type: &'static str,
     /// The `Content-Encoding` of compressed blocks (`gzip`, `zstd`).
@@ -104,7 +111,11 @@ impl HttpConn {
     }
 
     fn post(&self, unit: &Unit) -> std::result::Result<u16, ureq::Error> {
-        let mut request = self.agent.post(&self.spec.url).header("Content-Type", self.spec.content_type);
+        let request = match self.spec.method {
+            "PUT" => self.agent.put(&self.spec.url),
+            _ => self.agent.post(&self.spec.url),
+        };
+        let mut request = request.header("Content-Type", self.spec.content_type);
         if let Some(encoding) = self.spec.content_encoding {
             request = request.header("Content-Encoding", encoding);
         }
@@ -127,9 +138,10 @@ impl HttpConn {
     pub fn deliver(&mut self, unit: &Unit, ctx: &Ctx<'_>) -> Outcome {
         // Each unit gets the whole backoff sequence for its own retries.
         self.backoff.reset();
+        let mut grace = None;
         for attempt in 0..=self.spec.max_retries {
             if attempt > 0 {
-                if ctx.stopping() {
+                if ctx.past_grace(&mut grace) {
                     return Outcome::Failed;
                 }
                 ctx.counters.retry();
@@ -139,14 +151,22 @@ impl HttpConn {
                     ctx.counters.status(status);
                     match status {
                         200..=299 => return Outcome::Sent,
-                        429 | 500..=599 => ctx.counters.error(|| format!("POST {}: HTTP {status}", self.spec.url)),
+                        429 | 500..=599 => {
+                            ctx.counters.error(|| format!("{} {}: HTTP {status}", self.spec.method, self.spec.url))
+                        }
                         _ => return Outcome::Rejected,
                     }
                 }
-                Err(e) => ctx.counters.error(|| format!("POST {}: {e}", self.spec.url)),
+                Err(e) => {
+                    ctx.counters.error(|| format!("{} {}: {e}", self.spec.method, self.spec.url));
+                    // A receiver that is gone while the run stops gets no more attempts.
+                    if ctx.stopping() {
+                        return Outcome::Failed;
+                    }
+                }
             }
             if attempt < self.spec.max_retries {
-                self.backoff.sleep(ctx);
+                self.backoff.sleep();
             }
         }
         Outcome::Failed

@@ -8,10 +8,10 @@
 //! | `tcp`, `udp` | `addr` | `seed`, `variant`, `bytes_per_second`, `throttle`, `maximum_block_size`, `maximum_prebuild_cache_size_bytes`, `parallel_connections` |
 //! | `unix_stream`, `unix_datagram` | `path` | as above, plus `block_cache_method` |
 //! | `http` | `target_uri` | `seed`, `method: {post: {variant, maximum_prebuild_cache_size_bytes, block_cache_method}}`, `headers`, `bytes_per_second`, `throttle`, `maximum_block_size`, `parallel_connections` |
-//! | `trace_agent` | `target_uri` (the path is `/v0.4/traces`) | `seed`, `variant: {v0.4: ...}`, `backoff_behavior`, `bytes_per_second`, `throttle`, `maximum_block_size`, `maximum_prebuild_cache_size_bytes`, `block_cache_method`, `parallel_connections` |
+//! | `trace_agent` | `target_uri` (the path is the variant's: `/v0.4/traces`, `/v0.5/traces`) | `seed`, `variant: {v0.4: ...}`, `backoff_behavior`, `bytes_per_second`, `throttle`, `maximum_block_size`, `maximum_prebuild_cache_size_bytes`, `block_cache_method`, `parallel_connections` |
 //!
-//! Payload variants: `syslog5424`, `dogstatsd`, `datadog_log` and `trace_agent: {v0.4: ...}`
-//! (whatever the registry's formats name as their lading path). Other top-level keys of the
+//! Payload variants: `syslog5424`, `dogstatsd`, `datadog_log`, `trace_agent: {v0.4: ...}` and
+//! `trace_agent: {v0.5: ...}` (whatever the registry's formats name as their lading path). Other top-level keys of the
 //! file (`blackhole`, `target_metrics`, ...) configure lading itself and are ignored.
 //!
 //! Meanings follow lading:
@@ -337,15 +337,45 @@ fn allowed_keys(kind: &str) -> &'static [&'static str] {
 
 /// Finds the registered format a lading `variant` names and parses its config.
 fn variant_config(registry: &Registry, variant: &Value, origin: &Path, g: &Gen<'_>) -> Result<FormatConfig> {
-    let key = match variant {
-        Value::String(s) => s.as_str(),
-        Value::Mapping(m) if m.len() == 1 => m.keys().next().and_then(Value::as_str).unwrap_or(""),
-        _ => return Err(g.bad("variant", variant, "expected a mapping with one payload variant")),
-    };
-    let spec = registry.specs().iter().find(|s| s.lading_path().first() == Some(&key)).ok_or_else(|| {
-        let known: Vec<&str> = registry.specs().iter().filter_map(|s| s.lading_path().first().copied()).collect();
-        g.bad_text("variant", &format!("payload `{key}` is not a payforge format; payforge sends {}", list(&known)))
-    })?;
+    // The variant's key path, e.g. `trace_agent.v0.4`: one key per level, down to the fields.
+    let mut names = Vec::new();
+    let mut level = variant;
+    loop {
+        match level {
+            Value::String(s) => {
+                names.push(s.as_str());
+                break;
+            }
+            Value::Mapping(m) if m.len() == 1 && names.len() < 2 => {
+                let Some((k, v)) = m.iter().next() else { break };
+                names.push(k.as_str().unwrap_or("?"));
+                level = v;
+            }
+            _ => break,
+        }
+    }
+    if names.is_empty() {
+        return Err(g.bad("variant", variant, "expected a mapping with one payload variant"));
+    }
+    let spec = registry
+        .specs()
+        .iter()
+        .filter(|s| !s.lading_path().is_empty())
+        .find(|s| s.lading_path().iter().zip(&names).all(|(a, b)| a == b) && names.len() >= s.lading_path().len())
+        .ok_or_else(|| {
+            let known: Vec<String> = registry
+                .specs()
+                .iter()
+                .filter(|s| !s.lading_path().is_empty())
+                .map(|s| s.lading_path().join("."))
+                .collect();
+            let known: Vec<&str> = known.iter().map(String::as_str).collect();
+            g.bad_text(
+                "variant",
+                &format!("payload `{}` is not a payforge format; payforge sends {}", names.join("."), list(&known)),
+            )
+        })?;
+    let key = spec.lading_path().join(".");
     let mut doc = serde_norway::Mapping::new();
     doc.insert(Value::from("variant"), variant.clone());
     let text = serde_norway::to_string(&Value::Mapping(doc)).map_err(|e| g.bad_text("variant", &e.to_string()))?;
@@ -460,11 +490,12 @@ impl Gen<'_> {
             "unix_datagram" => Ok(Target::Unixgram { path: PathBuf::from(string("path")?) }),
             "http" => parse("target_uri", string("target_uri")?.to_string()),
             _ => {
-                // trace_agent: lading keeps the scheme and authority and posts to the variant's path.
+                // trace_agent: lading keeps the scheme and authority and sends to the variant's
+                // path (/v0.4/traces, /v0.5/traces), which is the format's default HTTP path.
                 let uri = string("target_uri")?;
                 let (scheme, rest) = uri.split_once("://").unwrap_or(("", uri));
                 let authority = rest.split(['/', '?']).next().unwrap_or("");
-                parse("target_uri", format!("{scheme}://{authority}/v0.4/traces"))
+                parse("target_uri", format!("{scheme}://{authority}"))
             }
         }
     }

@@ -157,6 +157,7 @@ pub fn prepare(registry: &Registry, options: &SendOptions) -> Result<Prepared> {
     }
     let http = options.target.http_url(profile.http_path).map(|url| http::HttpSpec {
         url,
+        method: profile.http_method,
         content_type: profile.content_type,
         content_encoding: match compression {
             Compression::None => None,

@@ -88,6 +88,8 @@ pub struct Profile {
     pub length_prefix: Option<bool>,
     /// HTTP: the path used when the URL names none.
     pub http_path: &'static str,
+    /// HTTP: the method (`PUT` for trace-v05, as tracers send it; `POST` otherwise).
+    pub http_method: &'static str,
     /// HTTP: the `Content-Type`.
     pub content_type: &'static str,
     /// HTTP: send `X-Datadog-Trace-Count` (the block's member count) and ask the trace-agent for
@@ -126,12 +128,13 @@ impl Profile {
             _ => Wire::Blocks,
         };
         let length_prefix = (format == "dogstatsd").then_some(transport == Transport::Unix);
-        let (http_path, content_type, trace_headers) = match format {
-            "trace-v04" => ("/v0.4/traces", "application/msgpack", true),
-            "datadog-logs" => ("/api/v2/logs", "application/json", false),
-            _ => ("/", "text/plain", false),
+        let (http_path, http_method, content_type, trace_headers) = match format {
+            "trace-v04" => ("/v0.4/traces", "POST", "application/msgpack", true),
+            "trace-v05" => ("/v0.5/traces", "PUT", "application/msgpack", true),
+            "datadog-logs" => ("/api/v2/logs", "POST", "application/json", false),
+            _ => ("/", "POST", "text/plain", false),
         };
-        Ok(Self { block_size, wire, length_prefix, http_path, content_type, trace_headers })
+        Ok(Self { block_size, wire, length_prefix, http_path, http_method, content_type, trace_headers })
     }
 }
 
@@ -149,6 +152,8 @@ mod tests {
         assert_eq!(oc.wire, Wire::OctetCounted);
         let t = Profile::new("trace-v04", Transport::Http, None).unwrap();
         assert!(t.trace_headers && t.content_type == "application/msgpack" && t.http_path == "/v0.4/traces");
+        let v5 = Profile::new("trace-v05", Transport::Http, None).unwrap();
+        assert_eq!((v5.http_path, v5.http_method), ("/v0.5/traces", "PUT"));
         let err = Profile::new("dogstatsd", Transport::Tcp, Some(SyslogFraming::Lf)).unwrap_err().to_string();
         assert!(err.contains("syslog framing") && err.contains("dogstatsd"), "{err}");
         assert!(Profile::new("syslog5424", Transport::Udp, Some(SyslogFraming::Lf)).is_err());

@@ -50,6 +50,17 @@ impl<'a> Ctx<'a> {
     pub fn stopping(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
+
+    /// True once the run has been stopping for [`super::transport::STOP_GRACE`] since this unit
+    /// first noticed it (`since` keeps that moment): the unit in progress, retries included,
+    /// gives up then.
+    pub fn past_grace(&self, since: &mut Option<Instant>) -> bool {
+        if !self.stopping() {
+            return false;
+        }
+        let noticed = *since.get_or_insert_with(Instant::now);
+        noticed.elapsed() >= super::transport::STOP_GRACE
+    }
 }
 
 /// What to send and when to stop.

@@ -13,8 +13,8 @@
 //!   backpressure: a receiver that cannot keep up loses datagrams without the sender knowing,
 //!   so use `--rate` with UDP.
 //!
-//! While the run is stopping, a unit already being written gets [`STOP_GRACE`] to finish; no
-//! new connection is opened for it, and one that cannot go out counts as failed.
+//! While the run is stopping, no new unit starts; a unit being written gets [`STOP_GRACE`] to
+//! finish, and one whose receiver is gone gets no new connection: it counts as failed.
 
 use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
@@ -60,13 +60,10 @@ impl Backoff {
         self.next
     }
 
-    /// Waits the current delay (returning early when the run stops) and doubles it.
-    pub fn sleep(&mut self, ctx: &Ctx<'_>) {
-        let until = Instant::now() + self.next;
-        while !ctx.stopping() {
-            let Some(left) = until.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else { break };
-            std::thread::sleep(left.min(Duration::from_millis(50)));
-        }
+    /// Waits the current delay (at most [`Backoff::CAP`]) and doubles it. A stopping run waits
+    /// too: the unit in progress keeps its pace while it finishes within [`STOP_GRACE`].
+    pub fn sleep(&mut self) {
+        std::thread::sleep(self.next);
         self.next = (self.next * 2).min(Self::CAP);
     }
 }
@@ -144,8 +141,10 @@ impl StreamConn {
     /// Writes `unit` whole, reconnecting and writing it again after a failure.
     pub fn deliver(&mut self, unit: &Unit, ctx: &Ctx<'_>) -> Outcome {
         let mut attempted = false;
+        let mut grace = None;
         loop {
             if self.stream.is_none() {
+                // A receiver that is gone while the run stops gets no more attempts.
                 if ctx.stopping() {
                     return Outcome::Failed;
                 }
@@ -159,7 +158,7 @@ impl StreamConn {
                     }
                     Err(e) => {
                         ctx.counters.error(|| format!("connect {}: {e}", self.name()));
-                        self.backoff.sleep(ctx);
+                        self.backoff.sleep();
                         continue;
                     }
                 }
@@ -169,7 +168,7 @@ impl StreamConn {
             }
             attempted = true;
             let Some(stream) = self.stream.as_mut() else { continue };
-            match write_whole(stream, &unit.bytes, ctx) {
+            match write_whole(stream, &unit.bytes, ctx, &mut grace) {
                 Ok(()) => {
                     self.backoff.reset();
                     return Outcome::Sent;
@@ -181,7 +180,7 @@ impl StreamConn {
                         return Outcome::Failed;
                     }
                     ctx.counters.error(|| format!("write {}: {e}", self.name()));
-                    self.backoff.sleep(ctx);
+                    self.backoff.sleep();
                 }
             }
         }
@@ -190,18 +189,14 @@ impl StreamConn {
 
 /// Writes all of `buf`, waiting out full socket buffers; once the run is stopping, gives up
 /// after [`STOP_GRACE`] with `TimedOut`.
-fn write_whole(stream: &mut Stream, mut buf: &[u8], ctx: &Ctx<'_>) -> std::io::Result<()> {
-    let mut grace: Option<Instant> = None;
+fn write_whole(stream: &mut Stream, mut buf: &[u8], ctx: &Ctx<'_>, grace: &mut Option<Instant>) -> std::io::Result<()> {
     while !buf.is_empty() {
         match stream.write(buf) {
             Ok(0) => return Err(std::io::Error::new(ErrorKind::WriteZero, "the receiver took no bytes")),
             Ok(n) => buf = &buf[n..],
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {
-                if ctx.stopping() {
-                    let until = *grace.get_or_insert_with(|| Instant::now() + STOP_GRACE);
-                    if Instant::now() >= until {
-                        return Err(std::io::Error::new(ErrorKind::TimedOut, "stopping"));
-                    }
+                if ctx.past_grace(grace) {
+                    return Err(std::io::Error::new(ErrorKind::TimedOut, "stopping"));
                 }
             }
             Err(e) => return Err(e),
@@ -287,7 +282,7 @@ impl DatagramConn {
                     }
                     Err(e) => {
                         ctx.counters.error(|| format!("open {}: {e}", self.target));
-                        self.backoff.sleep(ctx);
+                        self.backoff.sleep();
                         continue;
                     }
                 }
@@ -312,7 +307,7 @@ impl DatagramConn {
                 }
                 // A full Unix-socket queue: the receiver is behind. Wait, unless stopping too long.
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {
-                    if ctx.stopping() && Instant::now() >= *grace.get_or_insert_with(|| Instant::now() + STOP_GRACE) {
+                    if ctx.past_grace(&mut grace) {
                         return Outcome::Failed;
                     }
                 }
@@ -327,7 +322,7 @@ impl DatagramConn {
                     if ctx.stopping() {
                         return Outcome::Failed;
                     }
-                    self.backoff.sleep(ctx);
+                    self.backoff.sleep();
                     failed_once = true;
                 }
             }
