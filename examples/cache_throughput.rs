@@ -65,12 +65,17 @@ fn main() -> payforge::Result<()> {
                 );
             }
         }
+        // REPS=0 measures nothing: there is no median to print.
         let median = |v: &mut Vec<f64>| {
             v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
+            v.get(v.len() / 2).copied()
         };
-        let (one, two) = (median(&mut times[0]), median(&mut times[1]));
-        println!("{kind}: median 1 thread {one:.2} GiB/s, 2 threads {two:.2} GiB/s, ratio {:.2}x", two / one);
+        match (median(&mut times[0]), median(&mut times[1])) {
+            (Some(one), Some(two)) => {
+                println!("{kind}: median 1 thread {one:.2} GiB/s, 2 threads {two:.2} GiB/s, ratio {:.2}x", two / one);
+            }
+            _ => println!("{kind}: no repetitions, nothing measured"),
+        }
     }
     Ok(())
 }

@@ -85,8 +85,18 @@ pub struct Fixture {
     pub warm_up_blocks: u64,
     /// The golden fingerprint, `<sha256> entropy=<bits per byte>`.
     pub fingerprint: String,
+    /// The Rust toolchain that blessed the baselines (`rustc --version`): exact allocation counts
+    /// are compared only on the same one ([`toolchain`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toolchain: Option<String>,
     /// Per strategy name, the recorded measures.
     pub baseline: BTreeMap<String, Baseline>,
+}
+
+/// The toolchain this program was built with, as `rustc --version` prints it (recorded by the
+/// build script).
+pub fn toolchain() -> &'static str {
+    env!("PAYFORGE_RUSTC_VERSION")
 }
 
 impl Fixture {
@@ -100,6 +110,7 @@ impl Fixture {
             blocks: DEFAULT_BLOCKS,
             warm_up_blocks: DEFAULT_WARM_UP_BLOCKS,
             fingerprint: String::new(),
+            toolchain: None,
             baseline: BTreeMap::new(),
         }
     }
@@ -248,6 +259,8 @@ pub enum Verdict {
     Pass,
     /// A recorded, ungated measure changed.
     Changed,
+    /// An exact allocation count blessed with another toolchain: reported, not compared.
+    NotComparable,
 }
 
 impl Rule {
@@ -323,6 +336,30 @@ struct Findings<'a> {
 impl Findings<'_> {
     fn number(&mut self, strategy: &str, measure: &'static str, rule: Rule, baseline: f64, current: f64) {
         let verdict = rule.judge(baseline, current);
+        self.number_judged(strategy, measure, rule, baseline, current, verdict);
+    }
+
+    /// A count blessed with another toolchain: listed, never gated.
+    fn not_comparable(&mut self, strategy: &str, measure: &'static str, baseline: f64, current: f64) {
+        let change = change_percent(baseline, current);
+        self.push(
+            strategy,
+            measure,
+            (baseline.to_string(), current.to_string(), change),
+            Verdict::NotComparable,
+            false,
+        );
+    }
+
+    fn number_judged(
+        &mut self,
+        strategy: &str,
+        measure: &'static str,
+        rule: Rule,
+        baseline: f64,
+        current: f64,
+        verdict: Verdict,
+    ) {
         let change = change_percent(baseline, current);
         self.push(strategy, measure, (baseline.to_string(), current.to_string(), change), verdict, rule.is_gated());
     }
@@ -355,8 +392,15 @@ impl Findings<'_> {
     }
 }
 
-/// Compares the runs of a fixture with what it recorded.
+/// Compares the runs of a fixture with what it recorded. On another toolchain than the one that
+/// blessed it, exact allocation counts are listed as not comparable instead, while fingerprints,
+/// fill, amplification and the zero-allocation steady state are still checked.
 fn compare(name: &str, fixture: &Fixture, runs: &[Run], origin: &Path) -> Result<Vec<Finding>> {
+    compare_on(name, fixture, runs, origin, toolchain())
+}
+
+fn compare_on(name: &str, fixture: &Fixture, runs: &[Run], origin: &Path, current: &str) -> Result<Vec<Finding>> {
+    let same_toolchain = fixture.toolchain.as_deref() == Some(current);
     let mut found = Findings { fixture: name, list: Vec::new() };
     let Some(reference) = runs.first() else { return Ok(found.list) };
     let golden: Option<Fingerprint> =
@@ -377,6 +421,28 @@ fn compare(name: &str, fixture: &Fixture, runs: &[Run], origin: &Path) -> Result
             continue;
         };
         let cur = &run.baseline;
+        if !same_toolchain {
+            // Exact counts depend on the toolchain; a steady state that allocated nothing must
+            // still allocate nothing, and fill and amplification do not depend on it at all.
+            if base.allocations_per_block == 0.0 && base.reallocations_per_block == 0.0 {
+                let now = cur.allocations_per_block + cur.reallocations_per_block;
+                found.number(strategy, "steady_state_allocations", Rule::NoIncrease, 0.0, now);
+            }
+            found.number(strategy, "mean_fill", Rule::NoDecrease, base.mean_fill, cur.mean_fill);
+            found.number(strategy, "amplification", Rule::MaxGrowth(0.05), base.amplification, cur.amplification);
+            found.number(strategy, "min_fill", Rule::Recorded, base.min_fill, cur.min_fill);
+            let counts: [(&'static str, f64, f64); 5] = [
+                ("allocations_per_block", base.allocations_per_block, cur.allocations_per_block),
+                ("bytes_allocated_per_block", base.bytes_allocated_per_block, cur.bytes_allocated_per_block),
+                ("peak_live_bytes", base.peak_live_bytes as f64, cur.peak_live_bytes as f64),
+                ("setup_allocations", base.setup_allocations as f64, cur.setup_allocations as f64),
+                ("reallocations_per_block", base.reallocations_per_block, cur.reallocations_per_block),
+            ];
+            for (measure, baseline, current) in counts {
+                found.not_comparable(strategy, measure, baseline, current);
+            }
+            continue;
+        }
         let measures: [(&'static str, Rule, f64, f64); 8] = [
             ("allocations_per_block", Rule::NoIncrease, base.allocations_per_block, cur.allocations_per_block),
             (
@@ -472,7 +538,9 @@ impl fmt::Display for Report {
             )?;
         }
         if self.bless {
-            let changed: Vec<_> = self.all().filter(|x| x.verdict != Verdict::Pass && !is_disagreement(x)).collect();
+            let unchanged = |x: &Finding| x.verdict == Verdict::NotComparable && x.baseline == x.current;
+            let changed: Vec<_> =
+                self.all().filter(|x| x.verdict != Verdict::Pass && !is_disagreement(x) && !unchanged(x)).collect();
             for x in &changed {
                 writeln!(
                     f,
@@ -492,6 +560,20 @@ impl fmt::Display for Report {
             }
             for x in self.all().filter(|x| x.verdict == Verdict::Changed) {
                 writeln!(f, "changed (not gated): {x}")?;
+            }
+            for fx in self.fixtures.iter().filter(|fx| fx.fixture.toolchain.as_deref() != Some(toolchain())) {
+                writeln!(
+                    f,
+                    "note: {} was blessed with {}; this is {}: exact allocation counts are not comparable \
+                     (fingerprints, fill, amplification and the zero-allocation steady state are still checked); \
+                     `payforge check --bless` with this toolchain records them",
+                    fx.name,
+                    fx.fixture.toolchain.as_deref().unwrap_or("an unrecorded toolchain"),
+                    toolchain()
+                )?;
+            }
+            for x in self.all().filter(|x| x.verdict == Verdict::NotComparable) {
+                writeln!(f, "not comparable: {x}")?;
             }
             if !improvements.is_empty() {
                 writeln!(f, "hint: run `payforge check --bless` to record the improvements as the new baseline")?;
@@ -558,7 +640,7 @@ fn check_folder(registry: &Registry, folder: &Path, bless: bool, alloc: &Countin
         });
     };
     let spec = registry.get(&fixture.format)?;
-    let config = spec.load_config(&folder.join(CONFIG_FILE))?.with_compression(fixture.compression);
+    let config = registry.bind(spec.load_config(&folder.join(CONFIG_FILE))?).with_compression(fixture.compression);
     let mut runs = Vec::with_capacity(Strategy::ALL.len());
     for strategy in Strategy::ALL {
         runs.push(measure(&config, strategy, &fixture, &fixture_path, alloc)?);
@@ -574,6 +656,7 @@ fn check_folder(registry: &Registry, folder: &Path, bless: bool, alloc: &Countin
 fn write_fixture(folder: &Path, spec: FormatSpec, config: &FormatConfig, old: &Fixture, runs: &[Run]) -> Result<()> {
     let mut fixture = old.clone();
     fixture.fingerprint = runs.first().map(|r| r.fingerprint.to_string()).unwrap_or_default();
+    fixture.toolchain = Some(toolchain().to_owned());
     fixture.baseline = runs.iter().map(|r| (r.strategy.name().to_owned(), r.baseline)).collect();
     let path = folder.join(FIXTURE_FILE);
     write_atomic(&path, fixture.to_toml(&path)?.as_bytes())?;
@@ -651,6 +734,52 @@ fn io_error(action: &'static str, path: &Path, source: std::io::Error) -> Error 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn another_toolchain_still_checks_fingerprints_and_the_zero_allocation_steady_state() {
+        let base = Baseline {
+            setup_allocations: 10,
+            allocations_per_block: 0.0,
+            reallocations_per_block: 0.0,
+            bytes_allocated_per_block: 0.0,
+            peak_live_bytes: 1000,
+            mean_fill: 0.99,
+            min_fill: 0.98,
+            amplification: 1.0,
+        };
+        let mut fixture = Fixture::new(FormatSpec::of::<crate::formats::Syslog5424>());
+        let (ab, cd) = ("ab".repeat(32), "cd".repeat(32));
+        fixture.fingerprint = format!("{ab} entropy=5.0000");
+        fixture.toolchain = Some("rustc 1.0.0 (blessed)".into());
+        fixture.baseline.insert("reuse-encode-once".into(), base);
+        let run = |allocations: f64, peak: u64, sha: &str| Run {
+            strategy: Strategy::REUSE_ENCODE_ONCE,
+            fingerprint: Fingerprint { sha256: sha.into(), entropy: 5.0, bytes: 0 },
+            baseline: Baseline {
+                allocations_per_block: allocations,
+                peak_live_bytes: peak,
+                setup_allocations: 99,
+                ..base
+            },
+        };
+        let origin = Path::new("fixture.toml");
+        let verdicts = |runs: &[Run], on: &str| -> Vec<(&'static str, Verdict)> {
+            compare_on("f", &fixture, runs, origin, on).unwrap().into_iter().map(|f| (f.measure, f.verdict)).collect()
+        };
+        // The same toolchain: the grown peak and setup count are judged.
+        let same = verdicts(&[run(0.0, 2000, &ab)], "rustc 1.0.0 (blessed)");
+        assert!(same.contains(&("peak_live_bytes", Verdict::Regression)), "{same:?}");
+        // Another one: exact counts are not comparable, the steady state and the bytes are.
+        let other = verdicts(&[run(0.0, 2000, &ab)], "rustc 9.9.9 (other)");
+        assert!(other.contains(&("peak_live_bytes", Verdict::NotComparable)), "{other:?}");
+        assert!(other.contains(&("setup_allocations", Verdict::NotComparable)), "{other:?}");
+        assert!(other.contains(&("steady_state_allocations", Verdict::Pass)), "{other:?}");
+        assert!(!other.iter().any(|(_, v)| *v == Verdict::Regression), "{other:?}");
+        let allocating = verdicts(&[run(0.5, 1000, &ab)], "rustc 9.9.9 (other)");
+        assert!(allocating.contains(&("steady_state_allocations", Verdict::Regression)), "{allocating:?}");
+        let changed = verdicts(&[run(0.0, 1000, &cd)], "rustc 9.9.9 (other)");
+        assert!(changed.contains(&("sha256", Verdict::Regression)), "{changed:?}");
+    }
 
     #[test]
     fn rules() {

@@ -16,9 +16,9 @@ use crate::rng::BlockRng;
 ///
 /// Stored through [`RawRange`], a plain map with one key, so that every YAML reader accepts the
 /// map form lading documents (some readers only take enums as YAML tags).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "RawRange<T>", into = "RawRange<T>")]
-#[serde(bound(serialize = "T: Serialize + Copy", deserialize = "T: Deserialize<'de>"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(into = "RawRange<T>")]
+#[serde(bound(serialize = "T: Serialize + Copy"))]
 pub enum ConfRange<T = u64> {
     /// Always `N`.
     Constant(T),
@@ -49,14 +49,41 @@ pub struct MinMax<T> {
     max: T,
 }
 
-impl<T> TryFrom<RawRange<T>> for ConfRange<T> {
-    type Error = String;
-    fn try_from(raw: RawRange<T>) -> std::result::Result<Self, String> {
-        match (raw.constant, raw.inclusive) {
-            (Some(n), None) => Ok(ConfRange::Constant(n)),
-            (None, Some(MinMax { min, max })) => Ok(ConfRange::Inclusive { min, max }),
-            _ => Err("a range is `{constant: N}` or `{inclusive: {min: A, max: B}}`".to_string()),
+/// Reads the map form key by key, so that every error, a malformed range included, is raised
+/// while the reader is inside the field and carries its path and location (a conversion after
+/// the map, `try_from`, loses both).
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ConfRange<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct RangeVisitor<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for RangeVisitor<T> {
+            type Value = ConfRange<T>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a range, `{constant: N}` or `{inclusive: {min: A, max: B}}`")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+                let (mut constant, mut inclusive) = (None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "constant" if constant.is_none() => constant = Some(map.next_value::<T>()?),
+                        "inclusive" if inclusive.is_none() => inclusive = Some(map.next_value::<MinMax<T>>()?),
+                        "constant" | "inclusive" => return Err(serde::de::Error::duplicate_field("range key")),
+                        other => return Err(serde::de::Error::unknown_field(other, &["constant", "inclusive"])),
+                    }
+                }
+                match (constant, inclusive) {
+                    (Some(n), None) => Ok(ConfRange::Constant(n)),
+                    (None, Some(MinMax { min, max })) => Ok(ConfRange::Inclusive { min, max }),
+                    _ => Err(serde::de::Error::custom(
+                        "a range is `{constant: N}` or `{inclusive: {min: A, max: B}}`, exactly one of the two",
+                    )),
+                }
+            }
         }
+
+        d.deserialize_map(RangeVisitor(std::marker::PhantomData))
     }
 }
 
@@ -212,42 +239,97 @@ where
 {
     let bad = |reason: String| Error::ConfigFile { path: origin.to_path_buf(), reason };
     let value: serde_norway::Value = serde_norway::from_str(text).map_err(|e| bad(e.to_string()))?;
-    let mut value = match value {
-        serde_norway::Value::Null => return Ok(T::default()),
-        v => v,
-    };
-    let Some(inner) = value.get("variant").cloned() else {
-        // Not wrapped: parse the text itself so error locations point into the user's file.
+    if value.is_null() {
+        return Ok(T::default());
+    }
+    if !value.is_mapping() {
+        let found = match value {
+            serde_norway::Value::Bool(_) => "a boolean",
+            serde_norway::Value::Number(_) => "a number",
+            serde_norway::Value::String(_) => "a string",
+            serde_norway::Value::Sequence(_) => "a list",
+            _ => "a tagged value",
+        };
+        return Err(bad(format!(
+            "the document is {found}: a config is a map of the format's keys (`key: value` lines), \
+             or a lading-style `variant:` document"
+        )));
+    }
+    if value.get("variant").is_none() {
+        // Not wrapped: the config itself.
         return serde_norway::from_str(text).map_err(|e| bad(e.to_string()));
-    };
-    {
-        if value.as_mapping().map(|m| m.len()) != Some(1) {
-            return Err(bad("a lading-style document must hold only the `variant` key".into()));
-        }
-        value = inner;
-        for (depth, key) in path.iter().enumerate() {
-            if value.as_str() == Some(key) && depth + 1 == path.len() {
-                return Ok(T::default());
-            }
-            value = match value.get(*key) {
-                Some(v) if value.as_mapping().map(|m| m.len()) == Some(1) => v.clone(),
-                _ => {
-                    return Err(bad(format!(
-                        "expected `variant` to name `{}`, found {}",
-                        path.join("."),
-                        serde_norway::to_string(&value).unwrap_or_default().trim()
-                    )));
-                }
-            };
-        }
-        if value.is_null() {
-            return Ok(T::default());
+    }
+    if value.as_mapping().map(|m| m.len()) != Some(1) {
+        return Err(bad("a lading-style document must hold only the `variant` key".into()));
+    }
+    // The wrapper is walked while deserializing the text itself (not a re-serialized copy), so
+    // every error, inside the wrapper or not, gives the line and column in the user's file.
+    let mut full = vec!["variant"];
+    full.extend_from_slice(path);
+    let seed = Wrapped::<T> { path: &full, wanted: path, marker: std::marker::PhantomData };
+    serde::de::DeserializeSeed::deserialize(seed, serde_norway::Deserializer::from_str(text))
+        .map_err(|e| bad(e.to_string()))
+}
+
+/// Deserializes `T` from under the keys `path` (each level a map of exactly that one key, or the
+/// last key as a plain string for a format lading configures without fields).
+struct Wrapped<'p, T> {
+    path: &'p [&'p str],
+    /// The lading path, for messages.
+    wanted: &'p [&'p str],
+    marker: std::marker::PhantomData<T>,
+}
+
+impl<'p, T> Wrapped<'p, T> {
+    fn mismatch<E: serde::de::Error>(&self, found: &str) -> E {
+        E::custom(format!("expected `variant` to name `{}`, found {found}", self.wanted.join(".")))
+    }
+}
+
+impl<'de, T: Deserialize<'de> + Default> serde::de::DeserializeSeed<'de> for Wrapped<'_, T> {
+    type Value = T;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<T, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de> + Default> serde::de::Visitor<'de> for Wrapped<'_, T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.path.first() {
+            Some(key) => write!(f, "a map with the single key `{key}`"),
+            None => f.write_str("a config"),
         }
     }
-    // Enums written as maps (`{constant: 7}`) only deserialize from text, not from a `Value`, so
-    // the unwrapped document goes through text once more. Config loading is not a hot path.
-    let inner = serde_norway::to_string(&value).map_err(|e| bad(e.to_string()))?;
-    serde_norway::from_str(&inner).map_err(|e| bad(e.to_string()))
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<T, E> {
+        if self.path.len() == 1 && self.path.first() == Some(&v) {
+            Ok(T::default())
+        } else {
+            Err(self.mismatch(&format!("`{v}`")))
+        }
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<T, A::Error> {
+        let Some((first, rest)) = self.path.split_first() else {
+            return Err(serde::de::Error::custom("nothing to unwrap"));
+        };
+        let Some(key) = map.next_key::<String>()? else { return Err(self.mismatch("an empty map")) };
+        if key != *first {
+            return Err(self.mismatch(&format!("`{key}`")));
+        }
+        let value = if rest.is_empty() {
+            map.next_value::<Option<T>>()?.unwrap_or_default()
+        } else {
+            map.next_value_seed(Wrapped::<T> { path: rest, wanted: self.wanted, marker: std::marker::PhantomData })?
+        };
+        if let Some(extra) = map.next_key::<String>()? {
+            return Err(self.mismatch(&format!("`{key}` and `{extra}` (one format per document)")));
+        }
+        Ok(value)
+    }
 }
 
 #[cfg(test)]
@@ -267,7 +349,15 @@ mod tests {
         assert_eq!(d.contexts, Some(ConfRange::inclusive(1, 5)));
         let d: Demo = from_yaml("contexts: {constant: 7}", "x".as_ref(), &[]).unwrap();
         assert_eq!(d.contexts, Some(ConfRange::constant(7)));
-        assert!(from_yaml::<Demo>("contexts: {constant: 7, inclusive: {min: 1, max: 2}}", "x".as_ref(), &[]).is_err());
+        // A malformed range names the field and the place (fuzz campaign, issue 13: it named
+        // neither).
+        let both = "rate: 0.5\ncontexts: {constant: 7, inclusive: {min: 1, max: 2}}";
+        let err = from_yaml::<Demo>(both, "x".as_ref(), &[]).unwrap_err().to_string();
+        assert!(err.contains("contexts") && err.contains("exactly one") && err.contains("line 2"), "{err}");
+        let err = from_yaml::<Demo>("contexts: {}", "x".as_ref(), &[]).unwrap_err().to_string();
+        assert!(err.contains("contexts") && err.contains("line 1"), "{err}");
+        let err = from_yaml::<Demo>("contexts: {constnt: 3}", "x".as_ref(), &[]).unwrap_err().to_string();
+        assert!(err.contains("contexts") && err.contains("constnt"), "{err}");
         assert!(from_yaml::<Demo>("contexts: {inclusive: {min: 1}}", "x".as_ref(), &[]).is_err());
         let yaml = serde_norway::to_string(&ConfRange::inclusive(2, 3)).unwrap();
         assert_eq!(serde_norway::from_str::<ConfRange>(&yaml).unwrap(), ConfRange::inclusive(2, 3));
@@ -282,6 +372,36 @@ mod tests {
         assert_eq!(d, Demo::default());
         let err = from_yaml::<Demo>("variant: {dogstatsd: {}}", "x".as_ref(), &["syslog5424"]).unwrap_err();
         assert!(err.to_string().contains("syslog5424"), "{err}");
+    }
+
+    #[test]
+    fn errors_inside_the_wrapper_point_into_the_users_file() {
+        let path = &["trace_agent", "v0.4"];
+        let text = "variant:\n  trace_agent:\n    v0.4:\n      rate: 0.25\n      ratee: 1\n";
+        let err = from_yaml::<Demo>(text, "cfg.yaml".as_ref(), path).unwrap_err().to_string();
+        assert!(err.contains("ratee") && err.contains("line 5 column 7"), "{err}");
+        let text = "variant:\n  trace_agent:\n    v0.5: {}\n";
+        let err = from_yaml::<Demo>(text, "cfg.yaml".as_ref(), path).unwrap_err().to_string();
+        assert!(err.contains("trace_agent.v0.4") && err.contains("`v0.5`") && err.contains("line 3"), "{err}");
+        let text = "variant:\n  trace_agent:\n    v0.4:\n";
+        assert_eq!(from_yaml::<Demo>(text, "cfg.yaml".as_ref(), path).unwrap(), Demo::default());
+        let text = "variant: {trace_agent: v0.4}";
+        assert_eq!(from_yaml::<Demo>(text, "cfg.yaml".as_ref(), path).unwrap(), Demo::default());
+        let text = "variant: {trace_agent: {v0.4: {}, v0.5: {}}}";
+        assert!(from_yaml::<Demo>(text, "cfg.yaml".as_ref(), path).is_err());
+    }
+
+    #[test]
+    fn a_document_that_is_not_a_map_says_so() {
+        // Fuzz campaign, issue 13: a document cut down to a bare word got serde's
+        // "invalid type: string, expected struct Demo", naming neither a key nor a place.
+        for (text, found) in
+            [("hostnames", "a string"), ("42", "a number"), ("[1, 2]", "a list"), ("true", "a boolean")]
+        {
+            let err = from_yaml::<Demo>(text, "cfg.yaml".as_ref(), &[]).unwrap_err().to_string();
+            assert!(err.contains("cfg.yaml") && err.contains(found) && err.contains("`variant:`"), "{err}");
+            assert!(!err.contains("struct"), "{err}");
+        }
     }
 
     #[test]

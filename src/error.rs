@@ -96,6 +96,45 @@ pub enum Error {
         /// The parser's message (it names the key and line).
         reason: String,
     },
+    /// Setting up the format would need more memory than the ceiling allows: estimated from the
+    /// config before anything is allocated (see [`crate::setup`]).
+    #[error(
+        "invalid config: {format} setup needs up to {needed} bytes ({needed_human}), above the setup-memory \
+         ceiling of {ceiling} bytes ({ceiling_human}); {detail}; lower them, or raise the ceiling \
+         (`--max-setup-memory SIZE`, `FormatConfig::with_max_setup_memory`)"
+    )]
+    SetupMemory {
+        /// The format's name.
+        format: &'static str,
+        /// The estimated setup memory, in bytes.
+        needed: u64,
+        /// `needed`, for people (`4.10 GB`).
+        needed_human: String,
+        /// The ceiling, in bytes.
+        ceiling: u64,
+        /// `ceiling`, for people.
+        ceiling_human: String,
+        /// Which part needs the most and the config keys (with their values) that drive it.
+        detail: String,
+    },
+    /// A setup allocation (a pool or an arena) could not be made: the system refused the memory,
+    /// or an arena would outgrow what its offsets address. Reported instead of aborting the
+    /// process or truncating the arena.
+    #[error("cannot allocate {bytes} bytes for {what}: {reason}; lower the config's counts or lengths")]
+    Allocation {
+        /// What was being allocated, e.g. `dogstatsd metric contexts`.
+        what: &'static str,
+        /// The size asked for (the arena's size after the push, for a full arena).
+        bytes: u64,
+        /// Why it failed.
+        reason: &'static str,
+    },
+    /// A worker thread of a cache build or a stream panicked (a bug: formats must not panic).
+    #[error("a worker thread panicked: {message}")]
+    WorkerPanicked {
+        /// The panic's message, when it had one.
+        message: String,
+    },
     /// Reading input, writing output or starting a thread failed.
     #[error("cannot {action} {target}: {source}")]
     Io {
@@ -120,6 +159,10 @@ pub enum ErrorKind {
     Budget,
     /// I/O failure.
     Io,
+    /// The system refused memory.
+    Memory,
+    /// A bug inside payforge or a format (a worker thread panicked).
+    Internal,
 }
 
 impl Error {
@@ -131,6 +174,9 @@ impl Error {
             Error::BudgetTooSmall { .. } | Error::BudgetBelowMinimum { .. } | Error::BudgetTooLarge { .. } => {
                 ErrorKind::Budget
             }
+            Error::SetupMemory { .. } => ErrorKind::Config,
+            Error::Allocation { .. } => ErrorKind::Memory,
+            Error::WorkerPanicked { .. } => ErrorKind::Internal,
             Error::Io { .. } => ErrorKind::Io,
             Error::Block { source, .. } => source.kind(),
         }
@@ -149,6 +195,17 @@ impl Error {
     /// Shorthand for an [`Error::Io`].
     pub fn io(action: &'static str, target: impl std::fmt::Display, source: std::io::Error) -> Self {
         Error::Io { action, target: target.to_string(), source }
+    }
+
+    /// The error for a worker thread that panicked with `payload` (a `&str` or `String` message,
+    /// or anything else).
+    pub fn worker_panicked(payload: &(dyn std::any::Any + Send)) -> Self {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".to_owned());
+        Error::WorkerPanicked { message }
     }
 
     /// True when the error is a broken pipe (the reader went away): callers end quietly.

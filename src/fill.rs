@@ -54,6 +54,7 @@ use crate::dictionary::{DictSize, StringTable};
 use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::framing::Framing;
+use crate::retention::{self, Peak};
 use crate::rng::BlockRng;
 use crate::search::{Found, Probe, longest_prefix};
 use crate::strategy::{BufferPolicy, Sizing, Strategy};
@@ -81,8 +82,11 @@ pub struct Filled {
 /// Working buffers of the sizing loop. A [`BufferPolicy::Reuse`] generator keeps one; a
 /// [`BufferPolicy::Fresh`] one builds a new one per block (and a new probe buffer per probe).
 ///
-/// A reused workspace keeps spare capacity over the most each buffer has held, so blocks a little
-/// larger than any seen during warm-up do not reallocate: the steady state is allocation-free.
+/// Only the buffers the strategy's sizing uses are kept: re-encode keeps members, a probe buffer
+/// and the best fitting encoding; encode-once keeps offsets and one scratch buffer. A reused
+/// workspace keeps spare capacity over the most each buffer has held, so blocks a little larger
+/// than any seen during warm-up do not reallocate (the steady state is allocation-free), and
+/// gives it back after a long run of much smaller blocks ([`crate::retention`]).
 #[derive(Debug)]
 pub struct Workspace<M> {
     members: Vec<M>,
@@ -98,8 +102,8 @@ pub struct Workspace<M> {
     /// dictionary's size after each member, next to `offsets`.
     dict: StringTable,
     dict_sizes: Vec<DictSize>,
-    /// Most members, offsets and bytes any buffer has held, over all blocks so far.
-    peak: [usize; 3],
+    /// Peak members, offsets and bytes the buffers have held.
+    peak: [Peak; 3],
 }
 
 impl<M> Default for Workspace<M> {
@@ -114,7 +118,7 @@ impl<M> Default for Workspace<M> {
             compressor: None,
             dict: StringTable::new(),
             dict_sizes: Vec::new(),
-            peak: [0; 3],
+            peak: [Peak::default(); 3],
         }
     }
 }
@@ -126,41 +130,45 @@ fn grow_to_headroom<T>(v: &mut Vec<T>, peak: usize) {
     }
 }
 
-/// Clears `v`; if it has less than `1/low` headroom over `peak` elements, grows it to `1/high`
-/// over (`high < low`). The gap between the two thresholds keeps a slowly rising peak from
-/// reallocating again and again.
-fn clear_with_headroom<T>(v: &mut Vec<T>, peak: usize, low: usize, high: usize) {
-    v.clear();
-    if v.capacity() < peak.saturating_add(peak / low) {
-        v.reserve(peak.saturating_add(peak / high));
+/// [`retention::prepare`] for a buffer the strategy uses; a plain clear for one it does not.
+fn prepare_if<T>(v: &mut Vec<T>, used: bool, peak: usize, low: usize, high: usize, shrink: bool) {
+    if used {
+        retention::prepare(v, peak, low, high, shrink);
+    } else {
+        v.clear();
     }
 }
 
 impl<M> Workspace<M> {
-    /// Prepares the buffers for the next block, growing them ahead of need from the most any
-    /// of them held in earlier blocks.
-    fn clear(&mut self) {
+    /// Prepares the buffers `sizing` uses for the next block, growing them ahead of need from
+    /// the most they held in earlier blocks (and shrinking them after a long run far below).
+    fn clear(&mut self, sizing: Sizing) {
         let [members, offsets, bytes] = &mut self.peak;
-        *members = (*members).max(self.members.len());
-        *offsets = (*offsets).max(self.offsets.len());
-        *bytes = (*bytes).max(self.scratch.len()).max(self.best.len()).max(self.raw.len());
+        members.observe(self.members.len());
+        offsets.observe(self.offsets.len());
+        bytes.observe(self.scratch.len().max(self.best.len()).max(self.raw.len()));
+        let shrink = [members.end_block(), offsets.end_block(), bytes.end_block()];
+        // Compressed budgets keep the compressed probe in `best` whatever the sizing.
+        let compressed = self.raw.capacity() > 0;
         // Member counts follow the search path and vary by several percent between blocks; byte
         // buffers never hold more than the budget plus one member, so they need little headroom.
-        clear_with_headroom(&mut self.members, *members, 4, 2);
-        clear_with_headroom(&mut self.offsets, *offsets, 4, 2);
-        clear_with_headroom(&mut self.scratch, *bytes, 16, 8);
-        clear_with_headroom(&mut self.best, *bytes, 16, 8);
+        // A buffer the sizing does not use is only cleared, so it never takes memory.
+        let (uses_members, uses_offsets) = (sizing == Sizing::Reencode, sizing == Sizing::EncodeOnce);
+        prepare_if(&mut self.members, uses_members, members.get(), 4, 2, shrink[0]);
+        prepare_if(&mut self.offsets, uses_offsets, offsets.get(), 4, 2, shrink[1]);
+        retention::prepare(&mut self.scratch, bytes.get(), 16, 8, shrink[2]);
+        prepare_if(&mut self.best, uses_members || compressed, bytes.get(), 16, 8, shrink[2]);
         // Compressed budgets only: the framed prefix is as long as the scratch; a compressed
         // probe is at most about the budget (kept in `best`'s peak).
-        if !self.raw.is_empty() || self.raw.capacity() > 0 {
-            clear_with_headroom(&mut self.raw, *bytes, 16, 8);
+        if compressed {
+            retention::prepare(&mut self.raw, bytes.get(), 16, 8, shrink[2]);
             let packed_peak = self.packed.len().max(self.best.len());
-            clear_with_headroom(&mut self.packed, packed_peak, 16, 8);
+            retention::prepare(&mut self.packed, packed_peak, 16, 8, false);
         }
         // Dictionary framings only (the table of any other format stays empty and unallocated).
         self.dict.clear();
         if self.dict_sizes.capacity() > 0 {
-            clear_with_headroom(&mut self.dict_sizes, *offsets, 4, 2);
+            retention::prepare(&mut self.dict_sizes, offsets.get(), 4, 2, shrink[1]);
         }
     }
 
@@ -168,7 +176,7 @@ impl<M> Workspace<M> {
     /// past varies from block to block), so the buffers keep half their peak as headroom, not
     /// an eighth; otherwise a slowly rising peak would reallocate now and then for ever.
     fn widen_for_compressed(&mut self) {
-        let [members, offsets, bytes] = self.peak;
+        let [members, offsets, bytes] = self.peak.map(|p| p.get());
         grow_to_headroom(&mut self.members, members);
         grow_to_headroom(&mut self.offsets, offsets);
         grow_to_headroom(&mut self.scratch, bytes);
@@ -233,7 +241,7 @@ pub fn fill_compressed<F: Format>(
     let mut fresh;
     let ws = match strategy.buffer {
         BufferPolicy::Reuse => {
-            workspace.clear();
+            workspace.clear(strategy.sizing);
             workspace
         }
         BufferPolicy::Fresh => {
@@ -367,7 +375,7 @@ fn probe_reencode<F: Format>(
     };
     let outcome = encode_prefix(format, ws.members.get(..k).unwrap_or(&ws.members), &mut dict, &mut buf, budget);
     let encoded = buf.len();
-    ws.peak[2] = ws.peak[2].max(encoded);
+    ws.peak[2].observe(encoded);
     let probe = match outcome {
         Ok(size) => {
             if k > *best_k {
@@ -515,7 +523,7 @@ fn fill_packed<F: Format>(
             return Probe::Exceeds { at, size: budget.saturating_add(1) };
         }
         encoded += ws.raw.len();
-        ws.peak[2] = ws.peak[2].max(ws.raw.len());
+        ws.peak[2].observe(ws.raw.len());
         let (result, mut packed) = match strategy.buffer {
             BufferPolicy::Reuse => {
                 let mut packed = std::mem::take(&mut ws.packed);

@@ -38,6 +38,7 @@
 use crate::dictionary::StringTable;
 use crate::framing::Framing;
 use crate::rng::BlockRng;
+use crate::setup::SetupMemory;
 
 /// A payload format: a member generator, a member encoder and a framing.
 ///
@@ -113,9 +114,59 @@ pub trait Configured: Format + Sized + 'static {
     /// Validates `config` and builds the format's pools and contexts from `seed` (through
     /// [`BlockRng::for_setup`]).
     ///
+    /// This does not check the setup-memory ceiling: build through [`Configured::build_within`]
+    /// (which [`crate::FormatConfig::build`] and every tool use). Setup allocations are
+    /// fallible (`try_reserve`, arenas that grow within their estimated bound), so memory the
+    /// system refuses is an error, not an abort.
+    ///
     /// # Errors
-    /// [`crate::Error::Config`] naming the first invalid field and its value.
+    /// [`crate::Error::Config`] naming the first invalid field and its value;
+    /// [`crate::Error::Allocation`] when a setup allocation fails.
     fn from_config(config: &Self::Config, seed: u64) -> crate::Result<Self>;
+
+    /// Adds to `memory` an upper bound on the heap [`Configured::from_config`] allocates for
+    /// `config` (pools, arenas, contexts and explicit lists alike), by part, each naming the
+    /// config keys that drive it; computed from the config alone, before anything is allocated.
+    /// See [`crate::setup`].
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] for an invalid config (as [`Configured::from_config`] reports it),
+    /// or a part that no `u32`-addressed arena could hold.
+    fn estimate_setup(config: &Self::Config, memory: &mut SetupMemory) -> crate::Result<()>;
+
+    /// The detailed estimate of [`Configured::estimate_setup`].
+    ///
+    /// # Errors
+    /// As [`Configured::estimate_setup`].
+    fn setup_memory(config: &Self::Config) -> crate::Result<SetupMemory> {
+        let mut memory = SetupMemory::new();
+        Self::estimate_setup(config, &mut memory)?;
+        Ok(memory)
+    }
+
+    /// One line per way a valid `config` makes the receiving agent normalize or truncate what
+    /// it gets (empty or over-long names, ...). The command line prints them on stderr; the
+    /// default has none.
+    fn warnings(config: &Self::Config) -> Vec<String> {
+        let _ = config;
+        Vec::new()
+    }
+
+    /// [`Configured::from_config`] once [`Configured::setup_memory`] is at most
+    /// `max_setup_memory` bytes.
+    ///
+    /// # Errors
+    /// [`crate::Error::SetupMemory`] over the ceiling (nothing is allocated), else as
+    /// [`Configured::from_config`].
+    fn build_within(config: &Self::Config, seed: u64, max_setup_memory: u64) -> crate::Result<Self> {
+        // The summary allocates nothing; the detailed estimate is made only to explain a refusal.
+        let mut summary = SetupMemory::summary();
+        Self::estimate_setup(config, &mut summary)?;
+        if summary.total() > max_setup_memory {
+            Self::setup_memory(config)?.check(Self::NAME, max_setup_memory)?;
+        }
+        Self::from_config(config, seed)
+    }
 }
 
 /// How a sample block is written for people to read.

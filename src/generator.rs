@@ -5,6 +5,7 @@ use crate::compress::Compression;
 use crate::error::{Error, Result};
 use crate::fill::{Filled, Workspace, fill_compressed};
 use crate::format::Format;
+use crate::retention::Peak;
 use crate::rng::BlockRng;
 use crate::strategy::{BufferPolicy, Strategy};
 
@@ -18,6 +19,8 @@ pub struct Generator<F: Format> {
     compression: Compression,
     workspace: Workspace<F::Member>,
     block: Vec<u8>,
+    /// Peak length of `block` ([`BlockSource::next_block`] with a reuse policy).
+    block_peak: Peak,
 }
 
 impl<F: Format> Generator<F> {
@@ -29,6 +32,7 @@ impl<F: Format> Generator<F> {
             compression: Compression::None,
             workspace: Workspace::default(),
             block: Vec::new(),
+            block_peak: Peak::default(),
         }
     }
 
@@ -116,7 +120,17 @@ impl<F: Format + 'static> BlockSource for Generator<F> {
     fn next_block(&mut self, rng: &mut BlockRng, budget: usize) -> Result<(&[u8], Filled)> {
         match self.strategy.buffer {
             BufferPolicy::Fresh => self.block = Vec::new(),
-            BufferPolicy::Reuse => self.block.clear(),
+            BufferPolicy::Reuse => {
+                // The output buffer gives memory back like the workspace does; it grows in
+                // `fill`, which reserves for the whole budget once a block comes close to it.
+                self.block_peak.observe(self.block.len());
+                let shrink = self.block_peak.end_block();
+                self.block.clear();
+                if shrink {
+                    let peak = self.block_peak.get();
+                    self.block.shrink_to(peak.saturating_add(peak / 8));
+                }
+            }
         }
         let filled = fill_compressed(
             &*self.format,
@@ -141,6 +155,7 @@ impl<F: Format + 'static> BlockSource for Generator<F> {
             compression: self.compression,
             workspace: Workspace::default(),
             block: Vec::new(),
+            block_peak: Peak::default(),
         })
     }
 }

@@ -78,8 +78,9 @@ pub fn longest_prefix(budget: usize, cap: usize, mut probe: impl FnMut(usize) ->
                 lo_size = size;
             }
             Probe::Exceeds { at, size } => {
-                // A correct probe reports `lo < at <= k`; clamp so a faulty one cannot loop.
-                hi = at.clamp(lo + 1, hi);
+                // A correct probe reports `lo < at <= k`; clamp to the probed `k` so a faulty one
+                // (reporting `at >= hi`) still shrinks the bracket and cannot repeat this probe.
+                hi = at.clamp(lo + 1, k);
                 hi_size = Some(size);
             }
         }
@@ -227,6 +228,21 @@ mod tests {
             assert!(size <= 1 << 20 && size + rest > 1 << 20, "not maximal: {members} members, {size} bytes");
             assert!(calls <= 40, "{calls} probes for {members} members");
             assert!(encoded <= 30 << 20, "encoded {encoded} bytes for a 1 MiB block");
+        }
+    }
+
+    #[test]
+    fn a_probe_reporting_a_count_past_the_bracket_cannot_loop() {
+        // A faulty probe: every count from 10 on "exceeds", but it names a count at or past the
+        // bracket's upper end. The search must still end, at the last count that fitted.
+        for bad_at in [usize::MAX, 1_000_000, 51] {
+            let calls = Cell::new(0);
+            let found = longest_prefix(1 << 20, 50, |k| {
+                calls.set(calls.get() + 1);
+                assert!(calls.get() < 200, "the search repeats probe {k}");
+                if k < 10 { Probe::Fits(k * 10) } else { Probe::Exceeds { at: bad_at, size: 1 << 21 } }
+            });
+            assert_eq!(found, Found::Prefix { members: 9, size: 90 }, "at = {bad_at}");
         }
     }
 

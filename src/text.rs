@@ -6,6 +6,7 @@
 //!   timestamps (civil-from-days, no calendar crate, no `format!`) and JSON strings (escape scan
 //!   with a fast path for text that needs none).
 
+use crate::error::{Error, Result};
 use crate::rng::BlockRng;
 
 /// Lower-case letters and digits: safe in every format's identifiers without escaping.
@@ -15,61 +16,155 @@ pub const ALNUM_LOWER: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 pub const LETTERS_LOWER: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
 
 /// Many strings stored back to back in one arena, addressed by index.
-#[derive(Debug, Clone, Default)]
+///
+/// The arena grows like a `String` (doubling) but never past the bound it was made with (at most
+/// [`crate::setup::MAX_ARENA_BYTES`], which its `u32` offsets address), and every allocation is
+/// fallible: a push past the bound, or memory the system refuses, is an [`Error::Allocation`]
+/// naming the pool, never a saturated offset or an abort.
+#[derive(Debug, Clone)]
 pub struct StrPool {
     text: String,
     ends: Vec<u32>,
+    /// Most bytes the arena may hold.
+    limit: usize,
+    /// What the pool is, for errors.
+    what: &'static str,
 }
+
+impl Default for StrPool {
+    fn default() -> Self {
+        Self { text: String::new(), ends: Vec::new(), limit: MAX_POOL_BYTES, what: "string pool" }
+    }
+}
+
+/// The most bytes a [`StrPool`] may hold: what its `u32` offsets address.
+const MAX_POOL_BYTES: usize = crate::setup::MAX_ARENA_BYTES as usize;
 
 impl StrPool {
     /// A pool holding `items` in order.
-    pub fn from_strs<S: AsRef<str>>(items: &[S]) -> Self {
-        let total = items.iter().map(|s| s.as_ref().len()).sum();
-        let mut pool = StrPool { text: String::with_capacity(total), ends: Vec::with_capacity(items.len()) };
+    ///
+    /// # Errors
+    /// [`Error::Allocation`] for `what` when the strings exceed what the pool addresses or the
+    /// system refuses the memory.
+    pub fn from_strs<S: AsRef<str>>(items: &[S], what: &'static str) -> Result<Self> {
+        let total = items.iter().fold(0usize, |sum, s| sum.saturating_add(s.as_ref().len()));
+        let mut pool = StrPool::with_capacity(total, items.len(), total, what)?;
         for s in items {
-            pool.push(s.as_ref());
+            pool.push(s.as_ref())?;
         }
-        pool
+        Ok(pool)
     }
 
     /// A pool of `count` random strings over `charset`, each with a length drawn from
-    /// `min_len..=max_len`.
-    pub fn random(rng: &mut BlockRng, count: usize, min_len: usize, max_len: usize, charset: &[u8]) -> Self {
+    /// `min_len..=max_len`; it never holds more than `count × max_len` bytes.
+    ///
+    /// # Errors
+    /// As [`StrPool::from_strs`].
+    pub fn random(
+        rng: &mut BlockRng,
+        count: usize,
+        (min_len, max_len): (usize, usize),
+        charset: &[u8],
+        what: &'static str,
+    ) -> Result<Self> {
         let avg = (min_len + max_len.max(min_len)) / 2;
-        let mut pool =
-            StrPool { text: String::with_capacity(count.saturating_mul(avg)), ends: Vec::with_capacity(count) };
+        let limit = count.saturating_mul(max_len.max(min_len));
+        let mut pool = StrPool::with_capacity(count.saturating_mul(avg), count, limit, what)?;
         for _ in 0..count {
             let len = rng.inclusive(min_len as u64, max_len as u64) as usize;
-            pool.push_random(rng, len, charset);
+            pool.push_random(rng, len, charset)?;
         }
-        pool
+        Ok(pool)
     }
 
-    /// An empty pool with room for `count` strings totalling `bytes` bytes.
-    pub fn with_capacity(bytes: usize, count: usize) -> Self {
-        StrPool { text: String::with_capacity(bytes), ends: Vec::with_capacity(count) }
+    /// An empty pool with room for `count` strings totalling `bytes` bytes, which will never
+    /// hold more than `limit` bytes (and at most [`crate::setup::MAX_ARENA_BYTES`]).
+    ///
+    /// # Errors
+    /// [`Error::Allocation`] for `what` when the system refuses the memory.
+    pub fn with_capacity(bytes: usize, count: usize, limit: usize, what: &'static str) -> Result<Self> {
+        let limit = limit.min(MAX_POOL_BYTES);
+        Ok(StrPool {
+            text: crate::setup::try_string(bytes.min(limit), what)?,
+            ends: crate::setup::try_vec(count, what)?,
+            limit,
+            what,
+        })
     }
 
-    /// Appends one string built in place by `build`, which must only append to the text it is
-    /// given (so a string made of several pieces needs no temporary copy).
-    pub fn push_with(&mut self, build: impl FnOnce(&mut String)) {
+    /// Makes room for `extra` more bytes and one more string, growing within the pool's limit.
+    fn reserve(&mut self, extra: usize) -> Result<()> {
+        let add = crate::setup::grow_within(self.text.len(), self.text.capacity(), extra, self.limit, self.what)?;
+        if add > 0 {
+            let want = self.text.len().saturating_add(add);
+            self.text.try_reserve_exact(add).map_err(|_| crate::setup::refused(self.what, want))?;
+        }
+        if self.ends.len() == self.ends.capacity() {
+            let add = self.ends.capacity().max(4);
+            self.ends.try_reserve_exact(add).map_err(|_| crate::setup::refused(self.what, add * 4))?;
+        }
+        Ok(())
+    }
+
+    /// Ends the string appended since the last one.
+    fn seal(&mut self) -> Result<()> {
+        let end = self.text.len();
+        if end > self.limit {
+            return Err(Error::Allocation {
+                what: self.what,
+                bytes: end as u64,
+                reason: "past the bound estimated for it (a bug in the format's setup estimate)",
+            });
+        }
+        // `limit` is at most `u32::MAX`, so the offset always fits.
+        self.ends.push(u32::try_from(end).unwrap_or(u32::MAX));
+        Ok(())
+    }
+
+    /// Appends one string of at most `max_len` bytes built in place by `build`, which must only
+    /// append to the text it is given (so a string made of several pieces needs no temporary
+    /// copy).
+    ///
+    /// # Errors
+    /// [`Error::Allocation`] when the pool would exceed its limit (the string is dropped) or the
+    /// system refuses the memory.
+    pub fn push_with(&mut self, max_len: usize, build: impl FnOnce(&mut String)) -> Result<()> {
+        self.reserve(max_len)?;
+        let start = self.text.len();
         build(&mut self.text);
-        self.ends.push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
+        let result = self.seal();
+        if result.is_err() {
+            self.text.truncate(start);
+        }
+        result
     }
 
     /// Appends one string.
-    pub fn push(&mut self, s: &str) {
+    ///
+    /// # Errors
+    /// As [`StrPool::push_with`].
+    pub fn push(&mut self, s: &str) -> Result<()> {
+        self.reserve(s.len())?;
         self.text.push_str(s);
-        self.ends.push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
+        self.seal()
     }
 
     /// Appends one random string of `len` characters from `charset` (ASCII).
-    pub fn push_random(&mut self, rng: &mut BlockRng, len: usize, charset: &[u8]) {
+    ///
+    /// # Errors
+    /// As [`StrPool::push_with`].
+    pub fn push_random(&mut self, rng: &mut BlockRng, len: usize, charset: &[u8]) -> Result<()> {
+        self.reserve(len)?;
         for _ in 0..len {
             let c = charset.get(rng.index(charset.len())).copied().unwrap_or(b'x');
             self.text.push(char::from(c));
         }
-        self.ends.push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
+        self.seal()
+    }
+
+    /// Bytes of heap the pool holds (text and offsets).
+    pub fn heap_bytes(&self) -> usize {
+        self.text.capacity() + self.ends.capacity() * std::mem::size_of::<u32>()
     }
 
     /// Number of strings.
@@ -277,11 +372,11 @@ mod tests {
 
     #[test]
     fn pool_round_trips() {
-        let pool = StrPool::from_strs(&["a", "", "bcd"]);
+        let pool = StrPool::from_strs(&["a", "", "bcd"], "test").unwrap();
         assert_eq!((pool.get(0), pool.get(1), pool.get(2), pool.get(3)), ("a", "", "bcd", ""));
         assert_eq!((pool.min_len(), pool.max_len(), pool.len()), (0, 3, 3));
         let mut rng = BlockRng::for_block(1, 2);
-        let r = StrPool::random(&mut rng, 50, 3, 5, ALNUM_LOWER);
+        let r = StrPool::random(&mut rng, 50, (3, 5), ALNUM_LOWER, "test").unwrap();
         assert!(r.iter().all(|s| (3..=5).contains(&s.len()) && s.bytes().all(|b| ALNUM_LOWER.contains(&b))));
     }
 
@@ -295,10 +390,17 @@ mod tests {
             let n = text.bytes().filter(|b| b == c).count();
             assert!((800..1200).contains(&n), "{} seen {n} times", char::from(*c));
         }
-        let mut pool = StrPool::with_capacity(8, 2);
-        pool.push_with(|t| t.push_str("ab"));
-        pool.push_with(|t| push_random_chars(t, &mut rng, 3, b"z"));
+        let mut pool = StrPool::with_capacity(8, 2, 8, "test").unwrap();
+        pool.push_with(2, |t| t.push_str("ab")).unwrap();
+        pool.push_with(3, |t| push_random_chars(t, &mut rng, 3, b"z")).unwrap();
         assert_eq!((pool.get(0), pool.get(1)), ("ab", "zzz"));
+        // A push past the pool's bound is an error naming the pool, and the pool is unchanged.
+        let err = pool.push("four").unwrap_err().to_string();
+        assert!(err.contains("test") && err.contains("9 bytes"), "{err}");
+        assert_eq!((pool.len(), pool.get(1)), (2, "zzz"));
+        let err = pool.push_with(1, |t| t.push_str("toolong")).unwrap_err().to_string();
+        assert!(err.contains("test"), "{err}");
+        assert_eq!(pool.len(), 2);
     }
 
     #[test]

@@ -229,3 +229,52 @@ fn cli_shards_split_the_stream() {
         assert!(!out.status.success() && err.contains(needle), "{args:?}: {err}");
     }
 }
+
+/// A format that panics while generating: a bug in a format must surface as an error of its own
+/// from any worker, on any thread count, for a cache build and a stream alike.
+#[derive(Debug)]
+struct Panics;
+
+impl payforge::Format for Panics {
+    type Member = ();
+    fn name(&self) -> &'static str {
+        "panics"
+    }
+    fn framing(&self) -> payforge::Framing {
+        payforge::Framing::Lines
+    }
+    fn min_member_len(&self) -> usize {
+        0
+    }
+    fn generate(&self, _: &mut payforge::BlockRng) {
+        panic!("generate exploded");
+    }
+    fn encode(&self, (): &(), _: &mut Vec<u8>) {}
+}
+
+impl payforge::Configured for Panics {
+    const NAME: &'static str = "panics";
+    type Config = ();
+    fn from_config((): &(), _: u64) -> payforge::Result<Self> {
+        Ok(Panics)
+    }
+    fn estimate_setup((): &(), _: &mut payforge::SetupMemory) -> payforge::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_worker_panic_is_its_own_error() {
+    let config = FormatConfig::new::<Panics>(());
+    let p = plan(0, BlockSize::Fixed(1024), Amount::Blocks(8));
+    for threads in [1, 2] {
+        let strategy = StrategyChoice::Fixed(Strategy::REUSE_ENCODE_ONCE);
+        let err = BlockCache::build(&config, strategy, &p, threads).unwrap_err();
+        assert!(matches!(err, Error::WorkerPanicked { .. }), "{threads} threads: {err}");
+        assert_eq!(err.kind(), payforge::ErrorKind::Internal);
+        assert!(err.to_string().contains("worker thread panicked: generate exploded"), "{err}");
+        assert!(!err.to_string().contains("invalid threads"), "{err}");
+        let err = Producer::new(&config, strategy, &p).unwrap().stream(threads, |_| Ok(())).unwrap_err();
+        assert!(err.to_string().contains("worker thread panicked: generate exploded"), "stream, {threads}: {err}");
+    }
+}

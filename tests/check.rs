@@ -97,3 +97,41 @@ fn worsened_copy_names_exactly_the_two_regressions() {
     let all = checks(dir.path());
     assert!(summary.starts_with(&format!("{} passed, 2 failed\n", all - 2)), "{summary}");
 }
+
+#[test]
+fn another_toolchain_keeps_fingerprints_and_zero_allocations_but_not_exact_counts() {
+    let dir = copy_fixtures();
+    // Fake the toolchain that blessed the fixtures, and worsen an exact count: it is reported as
+    // not comparable, and the check still passes.
+    for fixture in ["datadog-logs", "dogstatsd", "syslog5424", "trace-v04"] {
+        edit(&dir.path().join(fixture).join("fixture.toml"), |t| {
+            t["toolchain"] = toml::Value::String("rustc 1.0.0 (faked 2015-05-15)".into());
+        });
+    }
+    edit(&dir.path().join("syslog5424/fixture.toml"), |t| {
+        t["baseline"].as_table_mut().unwrap()["fresh-reencode"].as_table_mut().unwrap()["peak_live_bytes"] =
+            toml::Value::Integer(1000);
+    });
+    let (code, regressions, summary) = check(dir.path());
+    assert_eq!(code, 0, "{summary}");
+    assert!(regressions.is_empty(), "{summary}");
+    assert!(
+        summary.contains("note: syslog5424 was blessed with rustc 1.0.0 (faked 2015-05-15); this is rustc"),
+        "{summary}"
+    );
+    assert!(summary.contains("not comparable: syslog5424 fresh-reencode peak_live_bytes 1000 "), "{summary}");
+    // 4 fixtures × (2 fingerprint + 3 cross-strategy hashes + 4 × (fill, amplification) + the
+    // steady state of the 2 reuse strategies).
+    assert!(summary.starts_with("60 passed, 0 failed\n"), "{summary}");
+
+    // A changed fingerprint fails on any toolchain.
+    edit(&dir.path().join("trace-v04/fixture.toml"), |t| {
+        let line = t["fingerprint"].as_str().unwrap().to_owned();
+        let first = if line.starts_with('0') { "1" } else { "0" };
+        t["fingerprint"] = toml::Value::String(format!("{first}{}", &line[1..]));
+    });
+    let (code, regressions, summary) = check(dir.path());
+    assert_eq!(code, 1, "{summary}");
+    assert_eq!(regressions.len(), 1, "{summary}");
+    assert!(regressions[0].starts_with("trace-v04 all sha256 "), "{summary}");
+}

@@ -163,7 +163,42 @@ fn help_lists_every_flag() {
         "--output-dir",
         "--fingerprint",
         "--memory-stats",
+        "--max-setup-memory",
     ] {
         assert!(out.contains(flag), "{flag} missing from help");
     }
+}
+
+#[test]
+fn setup_memory_ceiling_and_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.yaml");
+    std::fs::write(&big, "contexts: {constant: 200000}\nresource_name_length: {constant: 3000}\n").unwrap();
+    let big = big.to_str().unwrap();
+    // About 600 MB of contexts: over a 64 MiB ceiling, a config error naming the keys, before
+    // anything is built.
+    let o = payforge(&["generate", "trace-v04", "--config", big, "--blocks", "1", "--max-setup-memory", "64MiB"]);
+    let err = stderr(&o);
+    assert!(!o.status.success() && o.stdout.is_empty(), "{err}");
+    assert!(err.contains("ceiling of 67108864 bytes (64MiB)") && err.contains("`trace_v04.contexts`"), "{err}");
+    assert!(err.contains("`trace_v04.resource_name_length` = {constant: 3000}") && !err.contains("panicked"), "{err}");
+    let o = payforge(&["generate", "trace-v04", "--blocks", "1", "--max-setup-memory", "lots"]);
+    assert!(!o.status.success() && stderr(&o).contains("lots"), "{}", stderr(&o));
+
+    // lading's defaults load; the normalizer warning is one line on stderr and the blocks flow.
+    let lading = dir.path().join("lading.yaml");
+    std::fs::write(
+        &lading,
+        "variant:\n  trace_agent:\n    v0.4:\n      service_name_length: {inclusive: {min: 0, max: 128}}\n",
+    )
+    .unwrap();
+    let o =
+        payforge(&["generate", "trace-v04", "--config", lading.to_str().unwrap(), "--blocks", "2", "--fingerprint"]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("payforge: warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("`trace_v04.service_name_length`"), "{err}");
+    let o = payforge(&["generate", "trace-v04", "--blocks", "2", "--fingerprint"]);
+    assert!(o.status.success() && !stderr(&o).contains("warning"), "{}", stderr(&o));
 }

@@ -3,62 +3,18 @@
 //! invariants, blocks are the longest fitting prefix, identical across strategies, and fill their
 //! budget; configs load like lading's and bad ones name the key and value.
 
-use std::collections::{HashMap, HashSet};
-use std::fmt;
+use std::collections::HashSet;
 use std::path::Path;
 
 use payforge::{BlockRng, ErrorKind, FormatConfig, Strategy};
 use serde::Deserialize;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::IgnoredAny;
 
-const YEAR_2000_NS: i64 = 946_684_800_000_000_000;
+mod grammar;
+
+use grammar::trace_v04::{Span, check_block, check_trace};
+
 const KIB: usize = 1024;
-
-/// A map that rejects repeated keys (a plain `HashMap` would silently keep the last one).
-#[derive(Debug)]
-struct UniqueMap<V>(HashMap<String, V>);
-
-impl<'de, V: Deserialize<'de>> Deserialize<'de> for UniqueMap<V> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V2<V>(std::marker::PhantomData<V>);
-        impl<'de, V: Deserialize<'de>> Visitor<'de> for V2<V> {
-            type Value = UniqueMap<V>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a map with distinct keys")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut out = HashMap::new();
-                while let Some((k, v)) = map.next_entry::<String, V>()? {
-                    if out.contains_key(&k) {
-                        return Err(serde::de::Error::custom(format!("repeated key {k:?}")));
-                    }
-                    out.insert(k, v);
-                }
-                Ok(UniqueMap(out))
-            }
-        }
-        d.deserialize_map(V2(std::marker::PhantomData))
-    }
-}
-
-/// One v0.4 span with every field required and nothing else allowed.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Span {
-    service: String,
-    name: String,
-    resource: String,
-    trace_id: u64,
-    span_id: u64,
-    parent_id: u64,
-    start: i64,
-    duration: i64,
-    error: i32,
-    meta: UniqueMap<String>,
-    metrics: UniqueMap<f64>,
-    #[serde(rename = "type")]
-    kind: String,
-}
 
 fn fixture_path() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("payload-fixtures/trace-v04/config.yaml")
@@ -95,54 +51,6 @@ fn traces(block: &[u8]) -> Vec<&[u8]> {
     }
     assert!(rd.is_empty(), "{} bytes after the last trace", rd.len());
     out
-}
-
-/// Checks the trace-agent invariants of one trace; returns its context.
-fn check_trace(spans: &[Span]) -> (String, String, String, String) {
-    assert!(!spans.is_empty(), "empty trace");
-    let root = &spans[0];
-    let ids: HashMap<u64, usize> = spans.iter().enumerate().map(|(i, s)| (s.span_id, i)).collect();
-    assert_eq!(ids.len(), spans.len(), "span ids repeat");
-    assert!(!ids.contains_key(&0), "zero span id");
-    assert_eq!(spans.iter().filter(|s| s.parent_id == 0).count(), 1, "not exactly one root");
-    for s in spans {
-        assert_ne!(s.trace_id, 0);
-        assert_eq!(s.trace_id, root.trace_id, "trace ids differ");
-        assert_eq!(
-            (&s.service, &s.name, &s.resource, &s.kind),
-            (&root.service, &root.name, &root.resource, &root.kind)
-        );
-        assert!((1..=100).contains(&s.service.len()) && (1..=100).contains(&s.name.len()), "{s:?}");
-        assert!(s.name.starts_with(|c: char| c.is_ascii_lowercase()), "{}", s.name);
-        assert!(s.service.starts_with(|c: char| c.is_ascii_lowercase()), "{}", s.service);
-        assert!(!s.resource.is_empty() && s.kind.len() <= 100);
-        assert!(s.start >= YEAR_2000_NS, "start {}", s.start);
-        assert!(s.duration >= 0 && s.start.checked_add(s.duration).is_some());
-        assert!(s.error == 0 || s.error == 1);
-        assert!(s.meta.0.keys().all(|k| !k.is_empty()) && s.metrics.0.keys().all(|k| !k.is_empty()));
-        assert!(s.metrics.0.values().all(|v| v.is_finite()));
-        // Walk up to the root: every parent is in the trace, no cycles, at most 8 levels.
-        let mut depth = 1;
-        let mut at = s;
-        while at.parent_id != 0 {
-            let p = &spans[*ids.get(&at.parent_id).unwrap_or_else(|| panic!("parent {} not in trace", at.parent_id))];
-            assert!(p.start <= at.start && at.start + at.duration <= p.start + p.duration, "child outside parent");
-            at = p;
-            depth += 1;
-            assert!(depth <= 8, "deeper than 8 levels");
-        }
-    }
-    (root.service.clone(), root.name.clone(), root.resource.clone(), root.kind.clone())
-}
-
-/// Decodes a whole block with rmp-serde and checks every trace; returns the traces.
-fn check_block(bytes: &[u8]) -> Vec<Vec<Span>> {
-    let decoded: Vec<Vec<Span>> = rmp_serde::from_slice(bytes).unwrap();
-    assert!(!decoded.is_empty(), "empty block");
-    for t in &decoded {
-        check_trace(t);
-    }
-    decoded
 }
 
 #[test]
@@ -247,15 +155,21 @@ fn config_errors_name_key_and_value() {
         ("error_rate: 1.5", "trace_v04.error_rate", "1.5"),
         ("error_rate: .nan", "trace_v04.error_rate", "NaN"),
         ("error_rate: -0.1", "trace_v04.error_rate", "-0.1"),
-        ("service_name_length: {constant: 101}", "trace_v04.service_name_length", "101"),
-        ("operation_name_length: {inclusive: {min: 5, max: 120}}", "trace_v04.operation_name_length", "120"),
-        ("operation_name_length: {constant: 0}", "trace_v04.operation_name_length", "constant: 0"),
-        ("resource_name_length: {inclusive: {min: 0, max: 3}}", "trace_v04.resource_name_length", "min: 0"),
-        ("tag_key_length: {constant: 0}", "trace_v04.tag_key_length", "constant: 0"),
+        ("service_name_length: {constant: 256}", "trace_v04.service_name_length", "256"),
+        ("operation_name_length: {inclusive: {min: 5, max: 300}}", "trace_v04.operation_name_length", "300"),
+        ("operation_name_length: {inclusive: {min: 9, max: 2}}", "trace_v04.operation_name_length", "min: 9"),
+        ("resource_name_length: {inclusive: {min: 0, max: 5001}}", "trace_v04.resource_name_length", "5001"),
+        ("tag_key_length: {constant: 256}", "trace_v04.tag_key_length", "256"),
+        ("tag_value_length: {constant: 25001}", "trace_v04.tag_value_length", "25001"),
         ("spans_per_trace: {constant: 0}", "trace_v04.spans_per_trace", "constant: 0"),
         ("spans_per_trace: {constant: 256}", "trace_v04.spans_per_trace", "256"),
-        ("tags_per_span: {constant: 30}\ntag_key_length: {constant: 1}", "trace_v04.tags_per_span", "constant: 30"),
-        ("metrics_per_span: {constant: 27}\nmetric_key_length: {constant: 1}", "trace_v04.metrics_per_span", "27"),
+        ("contexts: {constant: 1000001}", "trace_v04.contexts", "1000001"),
+        // A trace of 255 spans of 255 tags of 25,000 bytes would be 1.6 GB, more than any block.
+        (
+            "spans_per_trace: {constant: 255}\ntags_per_span: {constant: 255}\ntag_value_length: {constant: 25000}",
+            "trace_v04.spans_per_trace",
+            "more than the largest block",
+        ),
     ];
     for (yaml, key, value) in cases {
         let err = parse(yaml).build(1, Strategy::REUSE_ENCODE_ONCE).err().unwrap_or_else(|| panic!("accepted {yaml}"));
@@ -289,4 +203,86 @@ fn seeds_change_the_output_and_repeat_it() {
     assert_eq!(a, block(&fixture(), Strategy::FRESH_ENCODE_ONCE, 1, 0, 4 * KIB));
     assert_ne!(a, block(&fixture(), Strategy::REUSE_ENCODE_ONCE, 2, 0, 4 * KIB));
     assert_ne!(a, block(&fixture(), Strategy::REUSE_ENCODE_ONCE, 1, 1, 4 * KIB));
+}
+
+/// lading's `trace_agent: v0.4` defaults, written out.
+const LADING_DEFAULTS: &str = "variant:
+  trace_agent:
+    v0.4:
+      contexts: {inclusive: {min: 5000, max: 10000}}
+      spans_per_trace: {inclusive: {min: 1, max: 50}}
+      tags_per_span: {inclusive: {min: 2, max: 20}}
+      metrics_per_span: {inclusive: {min: 0, max: 5}}
+      error_rate: 0.01
+      service_name_length: {inclusive: {min: 0, max: 128}}
+      operation_name_length: {inclusive: {min: 0, max: 128}}
+      resource_name_length: {inclusive: {min: 0, max: 128}}
+      span_type_length: {inclusive: {min: 0, max: 128}}
+      tag_key_length: {inclusive: {min: 0, max: 128}}
+      tag_value_length: {inclusive: {min: 0, max: 128}}
+      metric_key_length: {inclusive: {min: 0, max: 128}}
+";
+
+#[test]
+fn lading_defaults_load_with_a_normalizer_warning() {
+    let config = parse(LADING_DEFAULTS);
+    let warnings = config.warnings();
+    assert_eq!(warnings.len(), 1, "one line: {warnings:?}");
+    let w = &warnings[0];
+    for needle in [
+        "trace-agent will normalize or truncate",
+        "`trace_v04.service_name_length` = {inclusive: {min: 0, max: 128}} allows empty ones (replaced) and ones over 100",
+        "`trace_v04.operation_name_length`",
+        "`trace_v04.resource_name_length` = {inclusive: {min: 0, max: 128}} allows empty ones (set to the operation name)",
+        "`trace_v04.span_type_length` = {inclusive: {min: 0, max: 128}} allows ones over 100",
+    ] {
+        assert!(w.contains(needle), "{needle:?} missing: {w}");
+    }
+    assert!(!w.contains('\n') && !w.contains("tag_key_length"), "{w}");
+    assert!(defaults().warnings().is_empty() && fixture().warnings().is_empty());
+    // Blocks of lading's defaults decode, with names as long as configured.
+    for seed in 0..2 {
+        let bytes = block(&config, Strategy::REUSE_ENCODE_ONCE, seed, 0, 256 * KIB);
+        let decoded: Vec<Vec<Span>> = rmp_serde::from_slice(&bytes).unwrap();
+        for s in decoded.iter().flatten() {
+            assert!(s.service.len() <= 128 && s.name.len() <= 128 && s.resource.len() <= 128);
+        }
+    }
+    // Empty and over-long names come out as configured.
+    let config = parse(
+        "contexts: {constant: 40}\nservice_name_length: {inclusive: {min: 0, max: 1}}\n\
+         operation_name_length: {constant: 255}\nresource_name_length: {constant: 0}\n",
+    );
+    let bytes = block(&config, Strategy::REUSE_ENCODE_ONCE, 3, 0, 256 * KIB);
+    let decoded: Vec<Vec<Span>> = rmp_serde::from_slice(&bytes).unwrap();
+    let spans: Vec<&Span> = decoded.iter().flatten().collect();
+    assert!(spans.iter().any(|s| s.service.is_empty()) && spans.iter().any(|s| s.service.len() == 1));
+    assert!(spans.iter().all(|s| s.name.len() == 255 && s.resource.is_empty()));
+}
+
+#[test]
+fn too_few_distinct_keys_cap_the_maps_with_a_warning() {
+    // One-character keys: 26 distinct, fewer than the 30 tags asked for.
+    let config = parse("contexts: {constant: 3}\ntags_per_span: {constant: 30}\ntag_key_length: {constant: 1}\n");
+    let w = config.warnings().join("\n");
+    assert!(w.contains("`trace_v04.tags_per_span` = {constant: 30}") && w.contains("at most 26"), "{w}");
+    let bytes = block(&config, Strategy::REUSE_ENCODE_ONCE, 1, 0, 64 * KIB);
+    let decoded = check_block(&bytes);
+    assert!(decoded.iter().flatten().all(|s| s.meta.0.len() == 26));
+}
+
+#[test]
+fn errors_inside_a_lading_wrapper_point_into_the_users_file() {
+    let text =
+        "variant:\n  trace_agent:\n    v0.4:\n      contexts: {constant: 100}\n      spans_per_tracee: {constant: 5}\n";
+    let err = payforge::FormatConfig::parse::<payforge::formats::TraceV04>(text, Path::new("lading.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("lading.yaml") && err.contains("spans_per_tracee"), "{err}");
+    assert!(err.contains("line 5 column 7"), "the location in the user's file: {err}");
+    let text = "variant:\n  trace_agent:\n    v0.4:\n      contexts: {constant: -3}\n";
+    let err = payforge::FormatConfig::parse::<payforge::formats::TraceV04>(text, Path::new("lading.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 4 column"), "{err}");
 }

@@ -15,8 +15,10 @@
 //! that cycles over the blocks and can peek at the next block's size without copying.
 //!
 //! Memory: the cache holds its blocks' bytes plus [`BlockCache::OVERHEAD_PER_BLOCK`] bytes of
-//! metadata per block. While building, each thread also holds one generator and one buffer of the
-//! largest block size, so the peak stays below `T + threads × (2 × block size) + generator state`.
+//! metadata per block. While building, each thread also holds its generator's buffers and one
+//! output buffer of the largest block size, so the peak stays below
+//! `T + threads × (k × block size) + setup memory`, with `k` = [`WORKER_BUFFER_BLOCKS`] and the
+//! setup memory the format's pools, built once and shared (`tests/cache_memory.rs` checks it).
 //!
 //! To write blocks out instead of keeping them, [`Producer::stream`] hands them over in index
 //! order while later ones are still being built, with a bounded number in flight.
@@ -53,6 +55,18 @@ pub use produce::{Producer, StreamedBlock, check_threads};
 use crate::error::Result;
 use crate::registry::FormatConfig;
 use crate::strategy::StrategyChoice;
+
+/// `k` in the memory bound of a cache build or a stream, `T + threads × (k × block size) + setup
+/// memory`: the most block sizes of buffers one worker thread holds, whatever the strategy. An
+/// encode-once worker holds a scratch buffer of at most 1.125 × (block + one member), its offsets
+/// and its output buffer; a re-encode worker a probe buffer, the best fitting encoding, its
+/// members and the output, and its buffers grow by doubling in the first blocks. Measured for the
+/// built-in formats at 64 KiB on 2 threads (`tests/cache_memory.rs`): 0 to 2.5 block sizes per
+/// thread for encode-once, up to 5.3 for re-encode (syslog5424, whose members are large). `T` is
+/// the blocks kept (nothing, for a stream); the setup memory is the format's pools, built once
+/// before the workers start and shared by all of them. A member larger than a block adds its own
+/// size (it is encoded once before it is found not to fit).
+pub const WORKER_BUFFER_BLOCKS: usize = 6;
 
 /// One cached block: its bytes (one exact allocation, never empty) and metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]

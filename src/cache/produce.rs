@@ -156,9 +156,17 @@ impl<'a> Producer<'a> {
                     std::thread::Builder::new().spawn_scoped(s, || run(worker)).map_err(|e| (u64::MAX, spawn_failed(e)))
                 })
                 .collect();
-            let mut results: Vec<_> = worker0.into_iter().map(&run).collect();
+            // The first worker runs on this thread; a panic there is caught like one in a spawned
+            // worker, so every worker's panic is reported the same way.
+            let mut results: Vec<_> = worker0
+                .into_iter()
+                .map(|w| {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(w)))
+                        .unwrap_or_else(|p| Err((u64::MAX, Error::worker_panicked(p.as_ref()))))
+                })
+                .collect();
             results.extend(others.into_iter().map(|h| match h {
-                Ok(h) => h.join().unwrap_or_else(|_| Err((u64::MAX, panicked()))),
+                Ok(h) => h.join().unwrap_or_else(|p| Err((u64::MAX, Error::worker_panicked(p.as_ref())))),
                 Err(e) => Err(e),
             }));
             results
@@ -192,7 +200,10 @@ impl<'a> Producer<'a> {
             let mut buf = Vec::new();
             for worker in &mut workers {
                 for index in plan.indices() {
-                    let filled = worker.produce(index, &mut buf)?;
+                    // Built on this thread: a panic is reported as a worker's would be.
+                    let filled =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.produce(index, &mut buf)))
+                            .map_err(|p| Error::worker_panicked(p.as_ref()))??;
                     emit(index, filled, &buf)?;
                 }
             }
@@ -203,22 +214,43 @@ impl<'a> Producer<'a> {
             // is index order. Each lane's channel holds STREAM_DEPTH finished blocks, and spent
             // buffers go back to the lane for reuse.
             let mut channels = Vec::with_capacity(lanes);
+            let mut handles = Vec::with_capacity(lanes);
+            let mut result = Ok(());
             for (lane, worker) in workers.into_iter().enumerate() {
                 let (done_tx, done_rx) = mpsc::sync_channel::<Result<Done>>(STREAM_DEPTH);
                 let (spare_tx, spare_rx) = mpsc::channel::<Vec<u8>>();
-                std::thread::Builder::new()
+                match std::thread::Builder::new()
                     .spawn_scoped(s, move || lane_loop(plan, worker, lane, lanes, &done_tx, &spare_rx))
-                    .map_err(spawn_failed)?;
+                {
+                    Ok(handle) => handles.push(handle),
+                    Err(e) => {
+                        result = Err(spawn_failed(e));
+                        break;
+                    }
+                }
                 channels.push((done_rx, spare_tx));
             }
-            for position in 0..plan.len() {
-                let (done_rx, spare_tx) = &channels[(position % lanes as u64) as usize];
-                let done = done_rx.recv().map_err(|_| panicked())??;
-                emit(done.index, done.filled, &done.buf)?;
-                // A lane that has finished no longer takes buffers back; that is fine.
-                let _ = spare_tx.send(done.buf);
+            if result.is_ok() {
+                result = (|| {
+                    for position in 0..plan.len() {
+                        let (done_rx, spare_tx) = &channels[(position % lanes as u64) as usize];
+                        // A lane's channel closes early only when the lane panicked (reported below).
+                        let done = done_rx.recv().map_err(|_| lane_stopped())??;
+                        emit(done.index, done.filled, &done.buf)?;
+                        // A lane that has finished no longer takes buffers back; that is fine.
+                        let _ = spare_tx.send(done.buf);
+                    }
+                    Ok(())
+                })();
             }
-            Ok(())
+            // Closing the channels stops lanes still running (their next send fails); joining them
+            // here, not at the end of the scope, turns a lane's panic into an error.
+            drop(channels);
+            let joined: Vec<_> = handles.into_iter().map(std::thread::ScopedJoinHandle::join).collect();
+            match joined.into_iter().find_map(std::result::Result::err) {
+                Some(payload) => Err(Error::worker_panicked(payload.as_ref())),
+                None => result,
+            }
         })
     }
 }
@@ -269,6 +301,8 @@ impl Worker<'_> {
     }
 }
 
-fn panicked() -> Error {
-    Error::argument("threads", "worker", "a worker thread stopped unexpectedly")
+/// A lane whose channel closed before it sent all its blocks: it panicked, and joining it says
+/// with what (this error is only seen if the join found no panic).
+fn lane_stopped() -> Error {
+    Error::WorkerPanicked { message: "a streaming worker stopped before finishing its blocks".to_owned() }
 }

@@ -62,6 +62,10 @@ pub struct CalibrateArgs {
     /// Seed of every generator.
     #[arg(long, value_name = "N", default_value_t = 0)]
     seed: u64,
+
+    /// Most memory a format's setup may take (see `generate --max-setup-memory`).
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size_arg)]
+    max_setup_memory: u64,
 }
 
 /// Splits a comma-separated list, rejecting an empty list or an empty item, dropping repeats.
@@ -103,7 +107,9 @@ pub fn run(args: CalibrateArgs, registry: &Registry, alloc: Option<&'static Coun
     let compressions = split_list("compression list", &args.compressions, str::parse::<Compression>)?;
     let mut targets = Vec::with_capacity(specs.len() * compressions.len());
     for &spec in &specs {
-        let target = Target::from_dir(spec, &config_dir)?;
+        let mut target = Target::from_dir(spec, &config_dir)?;
+        target.config = target.config.clone().with_max_setup_memory(args.max_setup_memory);
+        super::print_warnings(&target.config);
         for &compression in &compressions {
             targets.push(Target { config: target.config.clone().with_compression(compression), ..target.clone() });
         }

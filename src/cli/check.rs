@@ -19,12 +19,18 @@ pub struct CheckArgs {
     /// and print every value that changed. Use it for deliberate changes and new toolchains.
     #[arg(long)]
     bless: bool,
+
+    /// Most memory a fixture's setup may take (see `generate --max-setup-memory`).
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = super::parse_size_arg)]
+    max_setup_memory: u64,
 }
 
 /// Runs the command: exit 0 when every check passes, 1 on any regression.
 pub fn run(args: CheckArgs, registry: &Registry, alloc: Option<&'static CountingAlloc>) -> Result<ExitCode> {
     let alloc = super::require_counter("check", alloc)?;
-    let report = crate::check::run(registry, &args.fixtures, args.bless, alloc)?;
+    let mut registry = registry.clone();
+    registry.set_max_setup_memory(args.max_setup_memory);
+    let report = crate::check::run(&registry, &args.fixtures, args.bless, alloc)?;
     super::write_stdout(&report.to_string())?;
     Ok(if report.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

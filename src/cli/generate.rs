@@ -92,6 +92,12 @@ pub struct GenerateArgs {
     #[arg(long)]
     fingerprint: bool,
 
+    /// Most memory the format's setup (pools, contexts) may take, e.g. 4GiB. It is estimated
+    /// from the config before anything is allocated; a config over it is an error naming the
+    /// keys that drive it.
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size_arg)]
+    max_setup_memory: u64,
+
     /// Print allocation statistics for setup and generation on stderr (`key: value` lines).
     #[arg(long)]
     memory_stats: bool,
@@ -146,10 +152,12 @@ pub fn run(args: GenerateArgs, registry: &Registry, alloc: Option<&'static Count
     if let Some(path) = &args.selection {
         registry.load_selection(path)?;
     }
+    registry.set_max_setup_memory(args.max_setup_memory);
     // Counting costs about 20 ns per allocator call: pay it only when the counts are printed.
     alloc.set_counting(args.memory_stats);
     let setup_start = alloc.begin();
     let config = registry.config(&args.format, args.config.as_deref())?.with_compression(args.compression);
+    super::print_warnings(&config);
     let producer = Producer::new(&config, args.strategy, &plan)?;
     let setup = alloc.end(&setup_start);
     // Outputs are opened only now, so a bad config or budget never truncates an existing file.

@@ -167,6 +167,13 @@ fn write_stdout(text: &str) -> crate::Result<()> {
         .map_err(|source| crate::Error::io("write", "stdout", source))
 }
 
+/// Prints the config's warnings (how it makes the agent normalize or truncate), one line each.
+fn print_warnings(config: &crate::registry::FormatConfig) {
+    for warning in config.warnings() {
+        eprintln!("payforge: warning: {warning}");
+    }
+}
+
 /// Parses a size argument for clap (`65536`, `64KiB`, `1MiB`).
 fn parse_size_arg(s: &str) -> Result<u64, String> {
     crate::size::parse_size("size", s).map_err(|e| e.to_string())

@@ -72,6 +72,10 @@ pub struct SendArgs {
     #[arg(long, value_name = "N")]
     connections: Option<usize>,
 
+    /// Most memory the format's setup may take (see `generate --max-setup-memory`).
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size_arg)]
+    max_setup_memory: u64,
+
     /// Size of the block cache built before sending: the whole logical stream (default 64MiB).
     #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
     cache: Option<u64>,
@@ -176,7 +180,9 @@ fn options(args: &SendArgs, registry: &Registry) -> Result<(SendOptions, Option<
     let config = match args.compression {
         Some(c) => config.with_compression(c),
         None => config,
-    };
+    }
+    .with_max_setup_memory(args.max_setup_memory);
+    super::print_warnings(&config);
     let target = match (&args.to, &job) {
         (Some(t), _) => t.clone(),
         (None, Some(job)) => job.target.clone(),

@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::format::{Configured, Format};
 use crate::framing::Framing;
 use crate::rng::BlockRng;
+use crate::setup::{self, SetupMemory, key, list_key};
 use crate::text::{StrPool, push_json_escaped, push_u64};
 
 /// The logs intake's limit of entries per array.
@@ -378,13 +379,6 @@ pub struct DatadogLogs {
     min_member_len: usize,
 }
 
-/// `s` escaped for the inside of a JSON string.
-fn escaped(s: &str) -> String {
-    let mut out = Vec::with_capacity(s.len() + 8);
-    push_json_escaped(&mut out, s);
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 fn random_text(rng: &mut BlockRng, len: usize, charset: &[u8], out: &mut String) {
     for _ in 0..len {
         out.push(char::from(charset.get(rng.index(charset.len())).copied().unwrap_or(b'x')));
@@ -421,28 +415,17 @@ impl Configured for DatadogLogs {
     const LADING_PATH: &'static [&'static str] = &["datadog_log"];
 
     fn from_config(c: &Config, seed: u64) -> Result<Self> {
-        validate_count("datadog_logs.max_entries_per_array", c.max_entries_per_array, INTAKE_MAX_ENTRIES)?;
-        c.timestamp_ms.validate("datadog_logs.timestamp_ms", 0..=MAX_TIMESTAMP_MS)?;
-        validate_probability("datadog_logs.structured_message_probability", c.structured_message_probability)?;
-        validate_count("datadog_logs.messages", c.messages, 100_000)?;
-        c.message_words.validate("datadog_logs.message_words", 1..=256)?;
-        validate_count("datadog_logs.hostnames", c.hostnames, 100_000)?;
-        validate_count("datadog_logs.services", c.services, 100_000)?;
-        validate_non_empty("datadog_logs.ddsources", &c.ddsources)?;
-        if let Some(i) = c.ddsources.iter().position(String::is_empty) {
-            return Err(Error::config(format!("datadog_logs.ddsources[{i}]"), "\"\"", "must not be empty"));
-        }
-        validate_count("datadog_logs.tag_sets", c.tag_sets, 100_000)?;
-        c.tags_per_entry.validate("datadog_logs.tags_per_entry", 1..=TAG_KEYS.len() as u64)?;
-        let weights = c.status_weights.as_array();
-        validate_weights("datadog_logs.status_weights", &weights)?;
-
+        c.validate()?;
+        let sizes = Sizes::of(c);
         let mut rng = BlockRng::for_setup(seed);
-        let mut plain = StrPool::default();
-        let mut nested = StrPool::default();
-        let mut phrase = String::new();
+        let messages = c.messages as usize;
+        let mut plain = StrPool::with_capacity(0, messages, sizes.plain_pool(c), "datadog-logs message phrases")?;
+        let mut nested = StrPool::with_capacity(0, messages, sizes.nested_pool(c), "datadog-logs message phrases")?;
+        // Every working buffer is reserved at its largest size once, so none grows.
+        let mut phrase = setup::try_string(sizes.phrase, "datadog-logs setup buffers")?;
+        let mut once: Vec<u8> = setup::try_vec(sizes.once.max(sizes.ddsource), "datadog-logs setup buffers")?;
+        let mut twice: Vec<u8> = setup::try_vec(sizes.twice, "datadog-logs setup buffers")?;
         // Escaping preserves UTF-8, so the buffers below always hold valid text.
-        let (mut once, mut twice) = (Vec::new(), Vec::new());
         for _ in 0..c.messages {
             phrase.clear();
             for w in 0..c.message_words.sample(&mut rng) {
@@ -456,13 +439,26 @@ impl Configured for DatadogLogs {
             let once = std::str::from_utf8(&once).unwrap_or_default();
             twice.clear();
             push_json_escaped(&mut twice, once);
-            nested.push(std::str::from_utf8(&twice).unwrap_or_default());
-            plain.push(once);
+            nested.push(std::str::from_utf8(&twice).unwrap_or_default())?;
+            plain.push(once)?;
         }
-        let mut hostnames = StrPool::default();
-        let mut services = StrPool::default();
-        let mut service_source = Vec::with_capacity(c.services as usize);
-        let mut text = String::new();
+        drop((phrase, twice));
+        let hostname_count = c.hostnames as usize;
+        let mut hostnames = StrPool::with_capacity(
+            0,
+            hostname_count,
+            hostname_count.saturating_mul(HOSTNAME_LEN),
+            "datadog-logs hostnames",
+        )?;
+        let service_count = c.services as usize;
+        let mut services = StrPool::with_capacity(
+            0,
+            service_count,
+            service_count.saturating_mul(sizes.service),
+            "datadog-logs services",
+        )?;
+        let mut service_source = setup::try_vec(service_count, "datadog-logs services")?;
+        let mut text = setup::try_string(sizes.text(), "datadog-logs setup buffers")?;
         for _ in 0..c.hostnames {
             text.clear();
             text.push_str("ip-10-");
@@ -472,40 +468,55 @@ impl Configured for DatadogLogs {
                 }
                 text.push_str(itoa::Buffer::new().format(rng.below(256)));
             }
-            hostnames.push(&text);
+            hostnames.push(&text)?;
         }
         // Distinct names: a shuffled list of `<domain>-<role>`, numbered once it runs out.
-        let combos = SERVICE_DOMAINS.len() * SERVICE_ROLES.len();
-        let mut order: Vec<usize> = (0..combos).collect();
-        for i in 0..combos {
-            order.swap(i, i + rng.index(combos - i));
+        let mut order: Vec<usize> = setup::try_vec(SERVICE_COMBOS, "datadog-logs services")?;
+        order.extend(0..SERVICE_COMBOS);
+        for i in 0..SERVICE_COMBOS {
+            order.swap(i, i + rng.index(SERVICE_COMBOS - i));
         }
-        for i in 0..c.services as usize {
-            let combo = order.get(i % combos).copied().unwrap_or(0);
+        for i in 0..service_count {
+            let combo = order.get(i % SERVICE_COMBOS).copied().unwrap_or(0);
             text.clear();
             text.push_str(SERVICE_DOMAINS.get(combo / SERVICE_ROLES.len()).copied().unwrap_or("app"));
             text.push('-');
             text.push_str(SERVICE_ROLES.get(combo % SERVICE_ROLES.len()).copied().unwrap_or("api"));
-            if i >= combos {
+            if i >= SERVICE_COMBOS {
                 text.push('-');
-                text.push_str(itoa::Buffer::new().format(i / combos));
+                text.push_str(itoa::Buffer::new().format(i / SERVICE_COMBOS));
             }
-            services.push(&text);
+            services.push(&text)?;
             service_source.push(rng.index(c.ddsources.len()) as u32);
         }
-        let ddsources = StrPool::from_strs(&c.ddsources.iter().map(|s| escaped(s)).collect::<Vec<_>>());
-        let mut tag_sets = StrPool::default();
+        drop(order);
+        let mut ddsources =
+            StrPool::with_capacity(0, c.ddsources.len(), sizes.ddsources_pool(c), "datadog-logs ddsources")?;
+        for source in &c.ddsources {
+            once.clear();
+            push_json_escaped(&mut once, source);
+            ddsources.push(std::str::from_utf8(&once).unwrap_or_default())?;
+        }
+        drop(once);
+        let tag_set_count = c.tag_sets as usize;
+        let mut tag_sets = StrPool::with_capacity(
+            0,
+            tag_set_count,
+            tag_set_count.saturating_mul(sizes.tag_set),
+            "datadog-logs tag sets",
+        )?;
         for _ in 0..c.tag_sets {
             text.clear();
             let tags = c.tags_per_entry.sample_usize(&mut rng);
             tag_set(&mut rng, tags, &mut text);
-            tag_sets.push(&text);
+            tag_sets.push(&text)?;
         }
+        drop(text);
         let mut format = Self {
             max_entries: c.max_entries_per_array as usize,
             timestamp_ms: c.timestamp_ms,
             structured_probability: c.structured_message_probability,
-            statuses: StatusTable::new(weights),
+            statuses: StatusTable::new(weights(c)),
             plain,
             nested,
             hostnames,
@@ -515,8 +526,160 @@ impl Configured for DatadogLogs {
             tag_sets,
             min_member_len: 0,
         };
-        format.min_member_len = format.shortest_encoding();
+        format.min_member_len = format.shortest_encoding(sizes.entry)?;
         Ok(format)
+    }
+
+    fn estimate_setup(c: &Config, m: &mut SetupMemory) -> Result<()> {
+        c.validate()?;
+        let sizes = Sizes::of(c);
+        let phrases =
+            || vec![key("datadog_logs.messages", c.messages), key("datadog_logs.message_words", c.message_words)];
+        let offsets = |n: u64| setup::array_of::<u32>(n);
+        let buffers = sizes.phrase + sizes.once.max(sizes.ddsource) + sizes.twice;
+        m.add_arena("message phrases", sizes.plain_pool(c) as u64 + offsets(c.messages), phrases)?;
+        m.add_arena("message phrases", sizes.nested_pool(c) as u64 + offsets(c.messages), phrases)?;
+        m.add("setup buffers", (buffers + sizes.text()) as u64 + 2 * sizes.entry as u64, Vec::new);
+        m.add("hostnames", setup::mul(c.hostnames, HOSTNAME_LEN as u64) + offsets(c.hostnames), || {
+            vec![key("datadog_logs.hostnames", c.hostnames)]
+        });
+        m.add(
+            "services",
+            setup::mul(c.services, sizes.service as u64)
+                + 2 * offsets(c.services)
+                + setup::array_of::<usize>(SERVICE_COMBOS as u64),
+            || vec![key("datadog_logs.services", c.services)],
+        );
+        m.add("ddsources", sizes.ddsources_pool(c) as u64 + offsets(c.ddsources.len() as u64), || {
+            vec![list_key("datadog_logs.ddsources", &c.ddsources)]
+        });
+        m.add_arena("tag sets", setup::mul(c.tag_sets, sizes.tag_set as u64) + offsets(c.tag_sets), || {
+            vec![key("datadog_logs.tag_sets", c.tag_sets), key("datadog_logs.tags_per_entry", c.tags_per_entry)]
+        })?;
+        Ok(())
+    }
+}
+
+/// `ip-10-255-255-255`: the longest hostname.
+const HOSTNAME_LEN: usize = 17;
+/// Distinct `<domain>-<role>` service names before they are numbered.
+const SERVICE_COMBOS: usize = SERVICE_DOMAINS.len() * SERVICE_ROLES.len();
+
+/// The status weights in table order.
+fn weights(c: &Config) -> [f64; 8] {
+    c.status_weights.as_array()
+}
+
+/// JSON-escaped length of `s`, without building it.
+fn escaped_len(s: &str) -> usize {
+    s.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' => 2,
+            0x00..=0x1f => 6,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// Length of `s` JSON-escaped twice (escaped, then the escaped text escaped again), without
+/// building it: `"` becomes `\\\"`, a newline `\\n`, another control character `\\u00XX`.
+fn escaped_twice_len(s: &str) -> usize {
+    s.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' => 4,
+            b'\n' | b'\r' | b'\t' => 3,
+            0x00..=0x1f => 7,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// Longest strings setup can build for a config: what every pool and buffer is bounded by.
+#[derive(Debug, Clone, Copy)]
+struct Sizes {
+    /// A phrase as drawn, escaped once and escaped twice.
+    phrase: usize,
+    once: usize,
+    twice: usize,
+    /// A service name.
+    service: usize,
+    /// An escaped ddsource.
+    ddsource: usize,
+    /// A joined tag set.
+    tag_set: usize,
+    /// An encoded entry.
+    entry: usize,
+}
+
+impl Sizes {
+    fn of(c: &Config) -> Self {
+        let words = c.message_words.max() as usize;
+        let longest = |f: fn(&str) -> usize| WORDS.iter().map(|w| f(w)).max().unwrap_or(0);
+        let once_word = longest(escaped_len);
+        let twice_word = longest(escaped_twice_len);
+        // A word and the space after it.
+        let phrase = words.saturating_mul(longest(str::len) + 1);
+        let once = words.saturating_mul(once_word + 1);
+        let twice = words.saturating_mul(twice_word + 1);
+        let max_len = |items: &[&str]| items.iter().map(|s| s.len()).max().unwrap_or(0);
+        let number = itoa::Buffer::new().format(c.services / SERVICE_COMBOS as u64).len();
+        let service = max_len(SERVICE_DOMAINS) + 1 + max_len(SERVICE_ROLES) + 1 + number;
+        let ddsource = c.ddsources.iter().map(|s| escaped_len(s)).max().unwrap_or(0);
+        let tag_len = |(key, value): &(&str, TagValue)| {
+            let value = match *value {
+                TagValue::Choice(values) => max_len(values),
+                TagValue::Random(_, max) | TagValue::Hex(max) => max,
+            };
+            key.len() + 1 + value + 1
+        };
+        let mut tags: [usize; TAG_KEYS.len()] = std::array::from_fn(|i| TAG_KEYS.get(i).map_or(0, tag_len));
+        tags.sort_unstable_by(|a, b| b.cmp(a));
+        let tag_set = tags.iter().take(c.tags_per_entry.max() as usize).sum();
+        // Keys, quotes and numbers of an entry are under 400 bytes.
+        let entry = 400 + once + twice + HOSTNAME_LEN + 2 * service + ddsource + tag_set;
+        Sizes { phrase, once, twice, service, ddsource, tag_set, entry }
+    }
+
+    fn plain_pool(&self, c: &Config) -> usize {
+        (c.messages as usize).saturating_mul(self.once)
+    }
+
+    fn nested_pool(&self, c: &Config) -> usize {
+        (c.messages as usize).saturating_mul(self.twice)
+    }
+
+    fn ddsources_pool(&self, c: &Config) -> usize {
+        c.ddsources.iter().map(|s| escaped_len(s)).sum()
+    }
+
+    /// The buffer hostnames, services and tag sets are built in.
+    fn text(&self) -> usize {
+        HOSTNAME_LEN.max(self.service).max(self.tag_set)
+    }
+}
+
+impl Config {
+    /// Checks every field, naming the first invalid one (`datadog_logs.<key>`) and its value.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for the first invalid field.
+    pub fn validate(&self) -> Result<()> {
+        let c = self;
+        validate_count("datadog_logs.max_entries_per_array", c.max_entries_per_array, INTAKE_MAX_ENTRIES)?;
+        c.timestamp_ms.validate("datadog_logs.timestamp_ms", 0..=MAX_TIMESTAMP_MS)?;
+        validate_probability("datadog_logs.structured_message_probability", c.structured_message_probability)?;
+        validate_count("datadog_logs.messages", c.messages, 100_000)?;
+        c.message_words.validate("datadog_logs.message_words", 1..=256)?;
+        validate_count("datadog_logs.hostnames", c.hostnames, 100_000)?;
+        validate_count("datadog_logs.services", c.services, 100_000)?;
+        validate_non_empty("datadog_logs.ddsources", &c.ddsources)?;
+        if let Some(i) = c.ddsources.iter().position(String::is_empty) {
+            return Err(Error::config(format!("datadog_logs.ddsources[{i}]"), "\"\"", "must not be empty"));
+        }
+        validate_count("datadog_logs.tag_sets", c.tag_sets, 100_000)?;
+        c.tags_per_entry.validate("datadog_logs.tags_per_entry", 1..=TAG_KEYS.len() as u64)?;
+        validate_weights("datadog_logs.status_weights", &weights(c))?;
+        Ok(())
     }
 }
 
@@ -529,7 +692,7 @@ impl DatadogLogs {
     /// The length of the shortest entry this config can produce: the encoding of an entry made
     /// of the shortest text of every pool (plain and nested phrases measured separately), the
     /// earliest timestamp and one-digit numbers.
-    fn shortest_encoding(&self) -> usize {
+    fn shortest_encoding(&self, longest_entry: usize) -> Result<usize> {
         let status = (0..STATUSES.len()).min_by_key(|&i| STATUSES.get(i).map_or(0, |s| s.len())).unwrap_or(0) as u8;
         let entry = |structured: bool, message: u32| Entry {
             timestamp_ms: self.timestamp_ms.min(),
@@ -544,14 +707,14 @@ impl DatadogLogs {
             status,
             structured,
         };
-        let mut out = Vec::new();
+        let mut out = setup::try_vec(longest_entry, "datadog-logs setup buffers")?;
         let mut len = usize::MAX;
         for e in [entry(false, shortest(&self.plain)), entry(true, shortest(&self.nested))] {
             out.clear();
             self.encode(&e, &mut out);
             len = len.min(out.len());
         }
-        len
+        Ok(len)
     }
 }
 
@@ -632,5 +795,21 @@ impl Format for DatadogLogs {
         out.extend_from_slice(br#"","ddtags":""#);
         out.extend_from_slice(self.tag_sets.get(m.tags).as_bytes());
         out.extend_from_slice(br#""}"#);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaped_lengths_match_the_escaping() {
+        for w in WORDS.iter().copied().chain(["\u{1}x\"\\", "plain", ""]) {
+            let mut once = Vec::new();
+            push_json_escaped(&mut once, w);
+            let mut twice = Vec::new();
+            push_json_escaped(&mut twice, std::str::from_utf8(&once).unwrap());
+            assert_eq!((escaped_len(w), escaped_twice_len(w)), (once.len(), twice.len()), "{w:?}");
+        }
     }
 }

@@ -19,13 +19,14 @@
 mod config;
 mod pools;
 
-pub use config::{Config, KindWeights, MetricWeights, TimestampConfig, ValueConf};
+pub use config::{Config, EVENT_TIMESTAMP_DEFAULT, KindWeights, MetricWeights, TimestampConfig, ValueConf};
 
 use crate::config::ConfRange;
 use crate::error::Result;
 use crate::format::{Configured, Format};
 use crate::framing::Framing;
 use crate::rng::BlockRng;
+use crate::setup::SetupMemory;
 use crate::text::{StrPool, push_f64, push_i64, push_u64};
 
 use pools::{MAX_EVENT_TEXT, Pools, cumulative, pick_weighted};
@@ -161,6 +162,8 @@ pub struct DogStatsD {
     float_range: (f64, f64),
     timestamp_range: ConfRange,
     timestamp_probability: f64,
+    /// The `d:` dates of events and service checks.
+    event_timestamp: ConfRange,
 }
 
 impl Configured for DogStatsD {
@@ -172,7 +175,7 @@ impl Configured for DogStatsD {
     fn from_config(c: &Config, seed: u64) -> Result<Self> {
         c.validate()?;
         let mut rng = BlockRng::for_setup(seed);
-        let pools = Pools::build(c, &mut rng);
+        let pools = Pools::build(c, &mut rng)?;
         let (lo, hi) = (c.value.range.min(), c.value.range.max());
         Ok(Self {
             framing: if c.length_prefix_framed { Framing::LengthPrefixedLines } else { Framing::Lines },
@@ -188,7 +191,13 @@ impl Configured for DogStatsD {
             float_range: (lo as f64, hi as f64),
             timestamp_range: c.timestamp.range,
             timestamp_probability: c.timestamp.probability,
+            event_timestamp: c.event_timestamp,
         })
+    }
+
+    fn estimate_setup(c: &Config, memory: &mut SetupMemory) -> Result<()> {
+        c.validate()?;
+        pools::estimate(c, memory)
     }
 }
 
@@ -278,7 +287,7 @@ impl DogStatsD {
             title,
             text,
             tags: maybe(rng, |r| r.below(pools.context_meta.len() as u64) as u32),
-            timestamp: maybe(rng, |r| r.next_u64() as u32),
+            timestamp: maybe(rng, |r| self.event_timestamp.sample(r) as u32),
             hostname: maybe_from(rng, &pools.small),
             aggregation_key: maybe_from(rng, &pools.small),
             priority: maybe(rng, |r| r.below(2) as u8),
@@ -295,7 +304,7 @@ impl DogStatsD {
             message: maybe_from(rng, &pools.messages),
             tags: maybe(rng, |r| r.below(pools.context_meta.len() as u64) as u32),
             status: rng.below(4) as u8,
-            timestamp: maybe(rng, |r| r.next_u64() as u32),
+            timestamp: maybe(rng, |r| self.event_timestamp.sample(r) as u32),
         }
     }
 

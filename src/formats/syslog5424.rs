@@ -13,6 +13,7 @@ use crate::error::Result;
 use crate::format::{Configured, Format};
 use crate::framing::Framing;
 use crate::rng::BlockRng;
+use crate::setup::{self, SetupMemory, key};
 use crate::text::{ALNUM_LOWER, StrPool, push_rfc3339_millis, push_u64};
 
 /// RFC 5424 length limits.
@@ -20,6 +21,7 @@ const MAX_HOSTNAME: u64 = 255;
 const MAX_APP_NAME: u64 = 48;
 const MAX_PROCID: u64 = 128;
 const MAX_MSGID: u64 = 32;
+/// Longest SD-NAME (SD-ID and PARAM-NAME) RFC 5424 allows; the pools stay within it.
 const MAX_SD_NAME: u64 = 32;
 
 /// Configuration of the `syslog5424` format.
@@ -119,6 +121,70 @@ impl Configured for Syslog5424 {
     const LADING_PATH: &'static [&'static str] = &["syslog5424"];
 
     fn from_config(c: &Config, seed: u64) -> Result<Self> {
+        c.validate()?;
+        let mut rng = BlockRng::for_setup(seed);
+        let mut pool = |count: u64, len: &ConfRange, charset: &[u8], what: &'static str| {
+            StrPool::random(&mut rng, count as usize, (len.min() as usize, len.max() as usize), charset, what)
+        };
+        let hostnames = pool(c.hostnames, &c.hostname_length, ALNUM_LOWER, "syslog5424 hostnames")?;
+        let app_names = pool(c.app_names, &c.app_name_length, ALNUM_LOWER, "syslog5424 app-names")?;
+        let procids = pool(c.procids, &c.procid_length, b"0123456789", "syslog5424 procids")?;
+        let msgids = pool(c.msgids, &c.msgid_length, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", "syslog5424 msgids")?;
+        let sd_ids = pool(8, &SD_ID_LENGTH, ALNUM_LOWER, "syslog5424 SD-IDs")?;
+        let sd_names = pool(16, &SD_NAME_LENGTH, ALNUM_LOWER, "syslog5424 SD names")?;
+        let events = pool(c.events, &EVENT_LENGTH, b"abcdefghijklmnopqrstuvwxyz_", "syslog5424 events")?;
+        Ok(Self {
+            config: c.clone(),
+            hostnames,
+            app_names,
+            procids,
+            msgids,
+            sd_ids,
+            sd_names,
+            sd_values: StrPool::from_strs(SD_VALUES, "syslog5424 SD values")?,
+            events,
+        })
+    }
+
+    fn estimate_setup(c: &Config, m: &mut SetupMemory) -> Result<()> {
+        c.validate()?;
+        let mut pool = |what, count: u64, len: &ConfRange, keys: &dyn Fn() -> Vec<String>| {
+            m.add(what, setup::mul(count, len.max()) + setup::array_of::<u32>(count), keys);
+        };
+        pool("hostname pool", c.hostnames, &c.hostname_length, &|| {
+            vec![key("syslog5424.hostnames", c.hostnames), key("syslog5424.hostname_length", c.hostname_length)]
+        });
+        pool("app-name pool", c.app_names, &c.app_name_length, &|| {
+            vec![key("syslog5424.app_names", c.app_names), key("syslog5424.app_name_length", c.app_name_length)]
+        });
+        pool("procid pool", c.procids, &c.procid_length, &|| {
+            vec![key("syslog5424.procids", c.procids), key("syslog5424.procid_length", c.procid_length)]
+        });
+        pool("msgid pool", c.msgids, &c.msgid_length, &|| {
+            vec![key("syslog5424.msgids", c.msgids), key("syslog5424.msgid_length", c.msgid_length)]
+        });
+        pool("event pool", c.events, &EVENT_LENGTH, &|| vec![key("syslog5424.events", c.events)]);
+        pool("structured-data pools", 8, &SD_ID_LENGTH, &Vec::new);
+        pool("structured-data pools", 16, &SD_NAME_LENGTH, &Vec::new);
+        let sd_values = SD_VALUES.iter().map(|v| v.len() as u64).sum::<u64>();
+        m.add("structured-data pools", sd_values + setup::array_of::<u32>(SD_VALUES.len() as u64), Vec::new);
+        Ok(())
+    }
+}
+
+/// Lengths of the setup-time pools the config does not size.
+const SD_ID_LENGTH: ConfRange = ConfRange::inclusive(4, 12);
+const SD_NAME_LENGTH: ConfRange = ConfRange::inclusive(2, 10);
+const EVENT_LENGTH: ConfRange = ConfRange::inclusive(4, 14);
+const _: () = assert!(SD_ID_LENGTH.max() <= MAX_SD_NAME && SD_NAME_LENGTH.max() <= MAX_SD_NAME);
+
+impl Config {
+    /// Checks every field, naming the first invalid one (`syslog5424.<key>`) and its value.
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] for the first invalid field.
+    pub fn validate(&self) -> Result<()> {
+        let c = self;
         validate_count("syslog5424.hostnames", c.hostnames, MAX_POOL)?;
         validate_count("syslog5424.app_names", c.app_names, MAX_POOL)?;
         validate_count("syslog5424.procids", c.procids, MAX_POOL)?;
@@ -131,29 +197,7 @@ impl Configured for Syslog5424 {
         c.structured_data_params.validate("syslog5424.structured_data_params", 0..=8)?;
         c.timestamp_ms.validate("syslog5424.timestamp_ms", 0..=253_402_300_799_999)?;
         validate_probability("syslog5424.structured_data_probability", c.structured_data_probability)?;
-
-        let mut rng = BlockRng::for_setup(seed);
-        let mut pool = |count: u64, len: &ConfRange, charset: &[u8]| {
-            StrPool::random(&mut rng, count as usize, len.min() as usize, len.max() as usize, charset)
-        };
-        let hostnames = pool(c.hostnames, &c.hostname_length, ALNUM_LOWER);
-        let app_names = pool(c.app_names, &c.app_name_length, ALNUM_LOWER);
-        let procids = pool(c.procids, &c.procid_length, b"0123456789");
-        let msgids = pool(c.msgids, &c.msgid_length, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ");
-        let sd_ids = pool(8, &ConfRange::inclusive(4, 12), ALNUM_LOWER);
-        let sd_names = pool(16, &ConfRange::inclusive(2, MAX_SD_NAME.min(10)), ALNUM_LOWER);
-        let events = pool(c.events, &ConfRange::inclusive(4, 14), b"abcdefghijklmnopqrstuvwxyz_");
-        Ok(Self {
-            config: c.clone(),
-            hostnames,
-            app_names,
-            procids,
-            msgids,
-            sd_ids,
-            sd_names,
-            sd_values: StrPool::from_strs(SD_VALUES),
-            events,
-        })
+        Ok(())
     }
 }
 

@@ -34,6 +34,7 @@ use crate::error::Result;
 use crate::format::{Configured, Format, SampleRendering};
 use crate::framing::{Framing, msgpack_array_header_len, write_msgpack_array_header};
 use crate::rng::BlockRng;
+use crate::setup::{self, SetupMemory};
 use pool::{Arena, push_random_str};
 use shape::{Shapes, SpanHead, SpanWriter, context_names};
 use wire::key;
@@ -58,15 +59,18 @@ impl Configured for TraceV04 {
 
     fn from_config(c: &Config, seed: u64) -> Result<Self> {
         let (mut heads, mut tails) = (Arena::default(), Arena::default());
+        let (head_max, tail_max) = (head_bytes(c) as usize, tail_bytes(c) as usize);
         let shapes = Shapes::build(c, seed, "trace_v04", |rng, contexts| {
             let mid = |r: &crate::config::ConfRange| ((r.min() + r.max()) / 2 + 3) as usize;
             let head_len =
                 64 + mid(&c.service_name_length) + mid(&c.operation_name_length) + mid(&c.resource_name_length);
-            heads = Arena::with_capacity(contexts, contexts * head_len);
-            tails = Arena::with_capacity(contexts, contexts * (5 + mid(&c.span_type_length)));
+            let limit = |max: usize| contexts.saturating_mul(max);
+            heads = Arena::with_capacity(contexts, contexts * head_len, limit(head_max), "trace-v04 contexts")?;
+            let tail_len = 5 + mid(&c.span_type_length);
+            tails = Arena::with_capacity(contexts, contexts * tail_len, limit(tail_max), "trace-v04 contexts")?;
             let [service, name, resource, kind] = context_names(c);
             for _ in 0..contexts {
-                let out = heads.open();
+                let out = heads.open(head_max)?;
                 wire::map_len(out, key::FIELDS as usize);
                 out.extend_from_slice(key::SERVICE);
                 push_random_str(rng, service.0, service.1, out);
@@ -75,28 +79,69 @@ impl Configured for TraceV04 {
                 out.extend_from_slice(key::RESOURCE);
                 push_random_str(rng, resource.0, resource.1, out);
                 out.extend_from_slice(key::TRACE_ID);
-                heads.seal();
-                let out = tails.open();
+                heads.seal()?;
+                let out = tails.open(tail_max)?;
                 out.extend_from_slice(key::TYPE);
                 push_random_str(rng, kind.0, kind.1, out);
-                tails.seal();
+                tails.seal()?;
             }
+            Ok(())
         })?;
 
         let (tag_key, tag_value, metric_key) = shapes.shortest_tag_strings();
+        let (fewest_tags, fewest_metrics) = shapes.fewest_entries();
         let shortest_context = (0..heads.len()).map(|i| heads.get(i).len() + tails.get(i).len()).min().unwrap_or(0);
         let fixed_keys = [key::SPAN_ID, key::PARENT_ID, key::START, key::DURATION, key::ERROR, key::META, key::METRICS];
         // trace_id, span_id, parent_id, duration: at least 1 byte each; start: > 2^32, 9 bytes;
         // error: 1 byte; two map headers: at least 1 byte each.
         let values = 4 + 9 + 1 + 2;
-        let tags = c.tags_per_span.min() as usize * (tag_key + tag_value);
-        let metrics = c.metrics_per_span.min() as usize * (metric_key + 9);
+        let tags = fewest_tags * (tag_key + tag_value);
+        let metrics = fewest_metrics * (metric_key + 9);
         let span = shortest_context + fixed_keys.iter().map(|k| k.len()).sum::<usize>() + values + tags + metrics;
         let spans = c.spans_per_trace.min() as usize;
         let min_member_len = msgpack_array_header_len(spans) + spans * span;
 
         Ok(Self { shapes, heads, tails, min_member_len })
     }
+
+    fn estimate_setup(c: &Config, m: &mut SetupMemory) -> Result<()> {
+        c.validate()?;
+        let contexts = c.contexts.max();
+        let offsets = setup::array_of::<u32>(contexts);
+        let names = |k: &str, r: &crate::config::ConfRange| setup::key(&config::field_of("trace_v04", k), r);
+        m.add_arena("span contexts", setup::mul(contexts, head_bytes(c)) + offsets, || {
+            vec![
+                setup::key("trace_v04.contexts", c.contexts),
+                names("resource_name_length", &c.resource_name_length),
+                names("service_name_length", &c.service_name_length),
+                names("operation_name_length", &c.operation_name_length),
+            ]
+        })?;
+        m.add_arena("span types", setup::mul(contexts, tail_bytes(c)) + offsets, || {
+            vec![setup::key("trace_v04.contexts", c.contexts), names("span_type_length", &c.span_type_length)]
+        })?;
+        Shapes::estimate(c, "trace_v04", m);
+        Ok(())
+    }
+
+    fn warnings(c: &Config) -> Vec<String> {
+        Shapes::warnings(c, "trace_v04")
+    }
+}
+
+/// Most bytes of one context's head: the map header, `service`, `name`, `resource` pairs and the
+/// `trace_id` key.
+fn head_bytes(c: &Config) -> u64 {
+    let keys = [key::SERVICE, key::NAME, key::RESOURCE, key::TRACE_ID].iter().map(|k| k.len() as u64).sum::<u64>();
+    1 + keys
+        + pool::str_bytes(c.service_name_length.max())
+        + pool::str_bytes(c.operation_name_length.max())
+        + pool::str_bytes(c.resource_name_length.max())
+}
+
+/// Most bytes of one context's `type` pair.
+fn tail_bytes(c: &Config) -> u64 {
+    key::TYPE.len() as u64 + pool::str_bytes(c.span_type_length.max())
 }
 
 impl Format for TraceV04 {

@@ -39,9 +39,10 @@ use crate::format::{Configured, Format, SampleRendering};
 use crate::framing::{Framing, msgpack_array_header_len, write_msgpack_array_header};
 use crate::rng::BlockRng;
 
-use super::trace_v04::pool::{Arena, push_random_str};
+use super::trace_v04::pool::{Arena, push_random_str, str_bytes};
 use super::trace_v04::shape::{Shapes, SpanHead, SpanWriter, context_names};
 use super::trace_v04::wire;
+use crate::setup::{self, SetupMemory};
 
 pub use super::trace_v04::Trace;
 
@@ -70,25 +71,63 @@ impl Configured for TraceV05 {
 
     fn from_config(c: &Config, seed: u64) -> Result<Self> {
         let mut names = Arena::default();
+        let longest = longest_name(c) as usize;
         let shapes = Shapes::build(c, seed, "trace_v05", |rng, contexts| {
             let fields = context_names(c);
             let per_context: usize = fields.iter().map(|(len, _)| ((len.min() + len.max()) / 2 + 3) as usize).sum();
-            names = Arena::with_capacity(contexts * fields.len(), contexts * per_context);
+            let limit = contexts.saturating_mul(names_bytes(c) as usize);
+            names = Arena::with_capacity(contexts * fields.len(), contexts * per_context, limit, "trace-v05 contexts")?;
             for _ in 0..contexts {
                 for (len, chars) in fields {
-                    push_random_str(rng, len, chars, names.open());
-                    names.seal();
+                    push_random_str(rng, len, chars, names.open(longest)?);
+                    names.seal()?;
                 }
             }
+            Ok(())
         })?;
         // Every index and id at least 1 byte, `start` (> 2^32) 9, a metric value 9: the 12-array
         // header, 3 indices, 3 ids, start, duration, error, 2 map headers and the type index.
+        let (tags, metrics) = shapes.fewest_entries();
         let c = shapes.config();
-        let span = 21 + 2 * c.tags_per_span.min() as usize + 10 * c.metrics_per_span.min() as usize;
+        let span = 21 + 2 * tags + 10 * metrics;
         let spans = c.spans_per_trace.min() as usize;
         let min_member_len = msgpack_array_header_len(spans) + spans * span;
         Ok(Self { shapes, names, min_member_len })
     }
+
+    fn estimate_setup(c: &Config, m: &mut SetupMemory) -> Result<()> {
+        c.validate_as("trace_v05")?;
+        let contexts = c.contexts.max();
+        let names = |k: &str, r: &crate::config::ConfRange| setup::key(&format!("trace_v05.{k}"), r);
+        m.add_arena(
+            "span contexts",
+            setup::mul(contexts, names_bytes(c)) + setup::array_of::<u32>(contexts.saturating_mul(4)),
+            || {
+                vec![
+                    setup::key("trace_v05.contexts", c.contexts),
+                    names("resource_name_length", &c.resource_name_length),
+                    names("service_name_length", &c.service_name_length),
+                    names("operation_name_length", &c.operation_name_length),
+                ]
+            },
+        )?;
+        Shapes::estimate(c, "trace_v05", m);
+        Ok(())
+    }
+
+    fn warnings(c: &Config) -> Vec<String> {
+        Shapes::warnings(c, "trace_v05")
+    }
+}
+
+/// Most bytes of one context's four msgpack strings.
+fn names_bytes(c: &Config) -> u64 {
+    context_names(c).iter().map(|(len, _)| str_bytes(len.max())).sum()
+}
+
+/// Most bytes of one of a context's msgpack strings.
+fn longest_name(c: &Config) -> u64 {
+    context_names(c).iter().map(|(len, _)| str_bytes(len.max())).max().unwrap_or(0)
 }
 
 impl Format for TraceV05 {

@@ -22,11 +22,20 @@ use crate::error::{Error, Result};
 use crate::format::{Configured, SampleRendering};
 use crate::generator::{BlockSource, Generator};
 use crate::selection::Selection;
+use crate::setup::{DEFAULT_MAX_SETUP_MEMORY, SetupMemory};
 use crate::strategy::{Strategy, StrategyChoice};
 
 /// The object-safe face of a typed config.
 trait ErasedConfig: Send + Sync {
-    fn build(&self, seed: u64, strategy: Strategy, compression: Compression) -> Result<Box<dyn BlockSource>>;
+    fn build(
+        &self,
+        seed: u64,
+        strategy: Strategy,
+        compression: Compression,
+        max_setup_memory: u64,
+    ) -> Result<Box<dyn BlockSource>>;
+    fn setup_memory(&self) -> Result<SetupMemory>;
+    fn warnings(&self) -> Vec<String>;
     fn to_yaml(&self) -> std::result::Result<String, String>;
     fn as_any(&self) -> &dyn Any;
     fn debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
@@ -35,9 +44,23 @@ trait ErasedConfig: Send + Sync {
 struct Typed<F: Configured>(F::Config);
 
 impl<F: Configured> ErasedConfig for Typed<F> {
-    fn build(&self, seed: u64, strategy: Strategy, compression: Compression) -> Result<Box<dyn BlockSource>> {
-        let format = F::from_config(&self.0, seed)?;
+    fn build(
+        &self,
+        seed: u64,
+        strategy: Strategy,
+        compression: Compression,
+        max_setup_memory: u64,
+    ) -> Result<Box<dyn BlockSource>> {
+        let format = F::build_within(&self.0, seed, max_setup_memory)?;
         Ok(Box::new(Generator::new(format, strategy).with_compression(compression)))
+    }
+
+    fn setup_memory(&self) -> Result<SetupMemory> {
+        F::setup_memory(&self.0)
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        F::warnings(&self.0)
     }
 
     fn to_yaml(&self) -> std::result::Result<String, String> {
@@ -60,6 +83,7 @@ pub struct FormatConfig {
     config: Arc<dyn ErasedConfig>,
     compression: Compression,
     selection: Option<Arc<Selection>>,
+    max_setup_memory: u64,
 }
 
 impl FormatConfig {
@@ -70,6 +94,7 @@ impl FormatConfig {
             config: Arc::new(Typed::<F>(config)),
             compression: Compression::None,
             selection: None,
+            max_setup_memory: DEFAULT_MAX_SETUP_MEMORY,
         }
     }
 
@@ -103,13 +128,15 @@ impl FormatConfig {
         self.config.as_any().downcast_ref::<F::Config>()
     }
 
-    /// Validates the config, builds the format from `seed`, and binds it to `strategy` (and to
-    /// the config's compression).
+    /// Validates the config, checks its setup memory against the ceiling
+    /// ([`FormatConfig::max_setup_memory`]), builds the format from `seed`, and binds it to
+    /// `strategy` (and to the config's compression).
     ///
     /// # Errors
-    /// [`Error::Config`] for an invalid field.
+    /// [`Error::Config`] for an invalid field; [`Error::SetupMemory`] over the ceiling (nothing
+    /// is allocated); [`Error::Allocation`] when the system refuses setup memory.
     pub fn build(&self, seed: u64, strategy: Strategy) -> Result<Box<dyn BlockSource>> {
-        self.config.build(seed, strategy, self.compression)
+        self.config.build(seed, strategy, self.compression, self.max_setup_memory)
     }
 
     /// The same config with budgets on blocks compressed with `compression`.
@@ -122,6 +149,34 @@ impl FormatConfig {
     /// The compression budgets apply to.
     pub fn compression(&self) -> Compression {
         self.compression
+    }
+
+    /// An upper bound on the heap building this config takes, by part, computed without
+    /// building it (see [`crate::setup`]).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an invalid field.
+    pub fn setup_memory(&self) -> Result<SetupMemory> {
+        self.config.setup_memory()
+    }
+
+    /// Lines saying how this (valid) config makes the receiving agent normalize or truncate
+    /// what it gets; empty for most configs. The command line prints them on stderr.
+    pub fn warnings(&self) -> Vec<String> {
+        self.config.warnings()
+    }
+
+    /// The same config with another setup-memory ceiling, in bytes (default
+    /// [`DEFAULT_MAX_SETUP_MEMORY`], 1 GiB).
+    #[must_use]
+    pub fn with_max_setup_memory(mut self, bytes: u64) -> Self {
+        self.max_setup_memory = bytes;
+        self
+    }
+
+    /// The setup-memory ceiling [`FormatConfig::build`] checks, in bytes.
+    pub fn max_setup_memory(&self) -> u64 {
+        self.max_setup_memory
     }
 
     /// The config as YAML, as `--config` would read it.

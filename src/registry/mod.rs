@@ -45,6 +45,9 @@ pub struct Registry {
     /// The first error of a builder call ([`Registry::with`], [`Registry::with_selection`]),
     /// reported by [`Registry::validate`] and by every lookup.
     deferred: Option<Arc<Error>>,
+    /// The setup-memory ceiling given to every config this registry makes (`None`: each
+    /// config's default, [`crate::DEFAULT_MAX_SETUP_MEMORY`]).
+    max_setup_memory: Option<u64>,
 }
 
 impl Default for Registry {
@@ -56,7 +59,7 @@ impl Default for Registry {
 impl Registry {
     /// A registry with no formats, resolving `auto` through the embedded selection.
     pub fn empty() -> Self {
-        Self { specs: Vec::new(), selection: Arc::new(Selection::embedded()), deferred: None }
+        Self { specs: Vec::new(), selection: Arc::new(Selection::embedded()), deferred: None, max_setup_memory: None }
     }
 
     /// The formats payforge ships: syslog5424, datadog-logs, dogstatsd, trace-v04 and trace-v05.
@@ -198,9 +201,20 @@ impl Registry {
         }
     }
 
-    /// Attaches this registry's selection to a config made elsewhere.
+    /// Attaches this registry's selection (and setup-memory ceiling, when one was set) to a
+    /// config made elsewhere.
     pub fn bind(&self, config: FormatConfig) -> FormatConfig {
-        config.with_selection(Arc::clone(&self.selection))
+        let config = config.with_selection(Arc::clone(&self.selection));
+        match self.max_setup_memory {
+            Some(bytes) => config.with_max_setup_memory(bytes),
+            None => config,
+        }
+    }
+
+    /// Sets the setup-memory ceiling, in bytes, of every config this registry makes or binds
+    /// from now on (`--max-setup-memory`).
+    pub fn set_max_setup_memory(&mut self, bytes: u64) {
+        self.max_setup_memory = Some(bytes);
     }
 
     /// The default config of format `name`.

@@ -29,6 +29,7 @@ pub mod config;
 pub mod pools;
 
 use payforge::config::ConfRange;
+use payforge::setup::{self, SetupMemory};
 use payforge::text::{StrPool, civil_from_days, push_u64};
 use payforge::{BlockRng, Configured, Format, Framing};
 
@@ -154,15 +155,20 @@ impl Configured for ApacheCombined {
     fn from_config(c: &Config, seed: u64) -> payforge::Result<Self> {
         c.validate()?;
         let mut rng = BlockRng::for_setup(seed);
-        let clients = pools::clients(&mut rng, c.clients, c.client_hostname_probability);
-        let users = pools::users(&mut rng, c.users, &c.user_length);
-        let paths = pools::paths(&mut rng, c);
-        let queries = pools::queries(&mut rng, c.queries, &c.query_params);
-        let referers = pools::referers(&mut rng, c.referers, &c.site, &paths, &queries);
-        let user_agents = pools::user_agents(&mut rng, c.user_agents, c.bot_user_agent_probability);
-        let methods = StrPool::from_strs(&c.methods.iter().map(|m| m.method.as_str()).collect::<Vec<_>>());
+        let bounds = pools::Bounds::of(c);
+        let clients = pools::clients(&mut rng, c.clients, c.client_hostname_probability)?;
+        let users = pools::users(&mut rng, c.users, &c.user_length)?;
+        let paths = pools::paths(&mut rng, c)?;
+        let queries = pools::queries(&mut rng, c.queries, &c.query_params)?;
+        let referers = pools::referers(&mut rng, c.referers, &c.site, (&paths, &queries), bounds.referer)?;
+        let user_agents = pools::user_agents(&mut rng, c.user_agents, c.bot_user_agent_probability)?;
+        let methods =
+            StrPool::from_strs(&c.methods.iter().map(|m| m.method.as_str()).collect::<Vec<_>>(), "apache methods")?;
         let head = c.methods.iter().position(|m| m.method == "HEAD").map(|i| i as u32);
-        let versions = StrPool::from_strs(&c.http_versions.iter().map(|v| v.version.as_str()).collect::<Vec<_>>());
+        let versions = StrPool::from_strs(
+            &c.http_versions.iter().map(|v| v.version.as_str()).collect::<Vec<_>>(),
+            "apache HTTP versions",
+        )?;
         let offsets = c
             .timezone_offsets
             .iter()
@@ -197,6 +203,31 @@ impl Configured for ApacheCombined {
         };
         format.min_member_len = format.shortest_line();
         Ok(format)
+    }
+
+    fn estimate_setup(c: &Config, m: &mut SetupMemory) -> payforge::Result<()> {
+        c.validate()?;
+        let bounds = pools::Bounds::of(c);
+        let pool = |count: u64, longest: usize| count.saturating_mul(longest as u64 + 4);
+        let key = |k: &str, v: u64| setup::key(&format!("apache_combined.{k}"), v);
+        m.add("clients", pool(c.clients, pools::CLIENT_LEN), || vec![key("clients", c.clients)]);
+        m.add("users", pool(c.users, c.user_length.max() as usize), || vec![key("users", c.users)]);
+        m.add("paths", pool(c.paths, bounds.path), || vec![key("paths", c.paths)]);
+        m.add("queries", pool(c.queries, pools::query_len(&c.query_params)), || vec![key("queries", c.queries)]);
+        // The pool and the buffer each referer is built in.
+        m.add("referers", pool(c.referers, bounds.referer) + bounds.referer as u64, || {
+            vec![key("referers", c.referers)]
+        });
+        m.add("user agents", pool(c.user_agents, pools::USER_AGENT_LEN) + pools::USER_AGENT_LEN as u64, || {
+            vec![key("user_agents", c.user_agents)]
+        });
+        // Methods, versions, statuses, zones, the weight tables and the temporary lists they are
+        // built from: small, bounded by the config's lists.
+        let lists = (c.methods.len() + c.http_versions.len() + c.statuses.len() + c.timezone_offsets.len()) as u64;
+        let text: u64 = c.methods.iter().map(|x| x.method.len() as u64).sum::<u64>()
+            + c.http_versions.iter().map(|x| x.version.len() as u64).sum::<u64>();
+        m.add("small lists", 4 * (text + 64 * lists) + 1024, Vec::new);
+        Ok(())
     }
 }
 

@@ -77,35 +77,39 @@ const HOST_TEMPLATES: &[(&str, &str)] = &[
 
 /// The client pool: `count` hosts, each a hostname with probability `hostname_probability`,
 /// else an IPv4 address.
-pub fn clients(rng: &mut BlockRng, count: u64, hostname_probability: f64) -> StrPool {
-    let mut pool = StrPool::with_capacity(count as usize * 16, count as usize);
+pub fn clients(rng: &mut BlockRng, count: u64, hostname_probability: f64) -> payforge::Result<StrPool> {
+    let longest = CLIENT_LEN;
+    let mut pool =
+        StrPool::with_capacity(count as usize * 16, count as usize, count as usize * longest, "apache clients")?;
     for _ in 0..count {
         let hostname = rng.chance(hostname_probability);
         let [a, b, c, d] = ipv4(rng);
-        pool.push_with(|t| {
+        pool.push_with(longest, |t| {
             if hostname {
                 let (prefix, suffix) = rng.pick(HOST_TEMPLATES).copied().unwrap_or(("host-", ".example.net"));
                 let _ = write!(t, "{prefix}{a}-{b}-{c}-{d}{suffix}");
             } else {
                 let _ = write!(t, "{a}.{b}.{c}.{d}");
             }
-        });
+        })?;
     }
-    pool
+    Ok(pool)
 }
 
 /// User names: lower-case letters, `length` long.
-pub fn users(rng: &mut BlockRng, count: u64, length: &ConfRange) -> StrPool {
-    StrPool::random(rng, count as usize, length.min() as usize, length.max() as usize, LETTERS_LOWER)
+pub fn users(rng: &mut BlockRng, count: u64, length: &ConfRange) -> payforge::Result<StrPool> {
+    StrPool::random(rng, count as usize, (length.min() as usize, length.max() as usize), LETTERS_LOWER, "apache users")
 }
 
 /// Paths: `/seg/.../seg<ext>` with `depth` segments (`/` for none).
-pub fn paths(rng: &mut BlockRng, c: &Config) -> StrPool {
-    let mut pool = StrPool::with_capacity(c.paths as usize * 24, c.paths as usize);
+pub fn paths(rng: &mut BlockRng, c: &Config) -> payforge::Result<StrPool> {
+    let longest = Bounds::of(c).path;
+    let mut pool =
+        StrPool::with_capacity(c.paths as usize * 24, c.paths as usize, c.paths as usize * longest, "apache paths")?;
     for _ in 0..c.paths {
         let depth = c.path_depth.sample(rng);
         let ext = rng.pick(&c.path_extensions).map_or("", String::as_str);
-        pool.push_with(|t| {
+        pool.push_with(longest, |t| {
             if depth == 0 {
                 t.push('/');
             }
@@ -117,9 +121,9 @@ pub fn paths(rng: &mut BlockRng, c: &Config) -> StrPool {
             if depth > 0 {
                 t.push_str(ext);
             }
-        });
+        })?;
     }
-    pool
+    Ok(pool)
 }
 
 /// Query parameter names.
@@ -144,11 +148,13 @@ const QUERY_KEYS: &[&str] = &[
 ];
 
 /// Query strings (without the `?`): `key=value&...` with `params` parameters.
-pub fn queries(rng: &mut BlockRng, count: u64, params: &ConfRange) -> StrPool {
-    let mut pool = StrPool::with_capacity(count as usize * 32, count as usize);
+pub fn queries(rng: &mut BlockRng, count: u64, params: &ConfRange) -> payforge::Result<StrPool> {
+    let longest = query_len(params);
+    let mut pool =
+        StrPool::with_capacity(count as usize * 32, count as usize, count as usize * longest, "apache queries")?;
     for _ in 0..count {
         let n = params.sample(rng);
-        pool.push_with(|t| {
+        pool.push_with(longest, |t| {
             for i in 0..n {
                 if i > 0 {
                     t.push('&');
@@ -175,16 +181,23 @@ pub fn queries(rng: &mut BlockRng, count: u64, params: &ConfRange) -> StrPool {
                     }
                 }
             }
-        });
+        })?;
     }
-    pool
+    Ok(pool)
 }
 
 /// Referers: about half internal links to `paths` on `site`, the rest search engines and social
 /// sites. Stored escaped.
-pub fn referers(rng: &mut BlockRng, count: u64, site: &str, paths: &StrPool, queries: &StrPool) -> StrPool {
-    let mut pool = StrPool::with_capacity(count as usize * 48, count as usize);
-    let mut raw = String::new();
+pub fn referers(
+    rng: &mut BlockRng,
+    count: u64,
+    site: &str,
+    (paths, queries): (&StrPool, &StrPool),
+    longest: usize,
+) -> payforge::Result<StrPool> {
+    let mut pool =
+        StrPool::with_capacity(count as usize * 48, count as usize, count as usize * longest, "apache referers")?;
+    let mut raw = payforge::setup::try_string(longest, "apache referers")?;
     for _ in 0..count {
         raw.clear();
         if rng.chance(0.5) {
@@ -195,9 +208,9 @@ pub fn referers(rng: &mut BlockRng, count: u64, site: &str, paths: &StrPool, que
         } else {
             external_referer(rng, site, &mut raw);
         }
-        pool.push_with(|t| push_escaped(t, &raw));
+        pool.push_with(longest, |t| push_escaped(t, &raw))?;
     }
-    pool
+    Ok(pool)
 }
 
 fn external_referer(rng: &mut BlockRng, site: &str, t: &mut String) {
@@ -357,9 +370,11 @@ fn bot(rng: &mut BlockRng, t: &mut String) {
 }
 
 /// User agents: a bot with probability `bot_probability`, else a browser. Stored escaped.
-pub fn user_agents(rng: &mut BlockRng, count: u64, bot_probability: f64) -> StrPool {
-    let mut pool = StrPool::with_capacity(count as usize * 120, count as usize);
-    let mut raw = String::new();
+pub fn user_agents(rng: &mut BlockRng, count: u64, bot_probability: f64) -> payforge::Result<StrPool> {
+    let longest = USER_AGENT_LEN;
+    let mut pool =
+        StrPool::with_capacity(count as usize * 120, count as usize, count as usize * longest, "apache user agents")?;
+    let mut raw = payforge::setup::try_string(longest, "apache user agents")?;
     for _ in 0..count {
         raw.clear();
         if rng.chance(bot_probability) {
@@ -367,9 +382,44 @@ pub fn user_agents(rng: &mut BlockRng, count: u64, bot_probability: f64) -> StrP
         } else {
             browser(rng, &mut raw);
         }
-        pool.push_with(|t| push_escaped(t, &raw));
+        pool.push_with(longest, |t| push_escaped(t, &raw))?;
     }
-    pool
+    Ok(pool)
+}
+
+/// Longest client: a hostname template around a dashed IPv4 address.
+pub const CLIENT_LEN: usize = 64;
+/// Longest escaped user agent (the templates are under 200 characters of printable ASCII).
+pub const USER_AGENT_LEN: usize = 400;
+/// Longest external referer besides the site's name.
+const EXTERNAL_REFERER_LEN: usize = 160;
+
+/// Longest query string for `params` parameters: a key, `=`, a value of at most 29 characters
+/// (three words of 9 and two `+`), and `&` between them.
+pub fn query_len(params: &ConfRange) -> usize {
+    let key = QUERY_KEYS.iter().map(|k| k.len()).max().unwrap_or(0);
+    params.max() as usize * (key + 1 + 29 + 1)
+}
+
+/// The longest strings of each pool, from the config: what the pools are bounded by and the
+/// setup estimate counts.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// A path.
+    pub path: usize,
+    /// An escaped referer (escaping at most quadruples a byte).
+    pub referer: usize,
+}
+
+impl Bounds {
+    /// The bounds for a validated `c`.
+    pub fn of(c: &Config) -> Self {
+        let ext = c.path_extensions.iter().map(String::len).max().unwrap_or(0);
+        let path = (c.path_depth.max() as usize * (1 + c.path_segment_length.max() as usize)).max(1) + ext;
+        let internal = "https://".len() + c.site.len() + path + 1 + query_len(&c.query_params);
+        let referer = 4 * internal.max(EXTERNAL_REFERER_LEN + c.site.len());
+        Bounds { path, referer }
+    }
 }
 
 #[cfg(test)]
@@ -396,7 +446,9 @@ mod tests {
     #[test]
     fn user_agents_cover_browsers_and_bots() {
         let mut rng = BlockRng::for_setup(2);
-        let pool = user_agents(&mut rng, 2000, 0.5);
+        let pool = user_agents(&mut rng, 20_000, 0.5).unwrap();
+        let longest = pool.iter().map(str::len).max().unwrap();
+        assert!(longest <= USER_AGENT_LEN, "{longest}");
         let has = |needle: &str| pool.iter().any(|ua| ua.contains(needle));
         for needle in ["Chrome/", "Firefox/", "Edg/", "iPhone", "Android", "Googlebot", "curl/", "\\\"", "\\\\"] {
             assert!(has(needle), "no user agent contains {needle}");

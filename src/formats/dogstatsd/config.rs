@@ -13,9 +13,6 @@ pub const MAX_NAME_LENGTH: u64 = 4_096;
 /// Shortest tag: `k:v`.
 pub const MIN_TAG_LENGTH: u64 = 3;
 
-/// Largest context arena (names and joined tags) a config may need: 2 GiB, safely within the
-/// arena's u32 offsets and far above realistic configs (the defaults need about 11 MB).
-pub const MAX_ARENA_BYTES: u64 = 2 << 30;
 /// Smallest `unique_tag_ratio` (lading's limit: below it tagsets barely vary).
 pub const MIN_UNIQUE_TAG_RATIO: f64 = 0.01;
 
@@ -169,7 +166,15 @@ pub struct Config {
     pub cardinality: Vec<String>,
     /// The `|T` timestamp of counts and gauges.
     pub timestamp: TimestampConfig,
+    /// Unix seconds of the `d:` field of events and service checks (which half of them carry),
+    /// within `u32`. Not a lading key (lading draws any `u32`, so most dates lie in the future,
+    /// up to 2106); the default is a recent window, all of 2024 and 2025, like the other
+    /// formats' timestamps.
+    pub event_timestamp: ConfRange,
 }
+
+/// The default `event_timestamp`: 2024-01-01T00:00:00Z to 2025-12-31T23:59:59Z.
+pub const EVENT_TIMESTAMP_DEFAULT: ConfRange = ConfRange::inclusive(1_704_067_200, 1_767_225_599);
 
 impl Default for Config {
     fn default() -> Self {
@@ -195,6 +200,7 @@ impl Default for Config {
             external_data: Vec::new(),
             cardinality: Vec::new(),
             timestamp: TimestampConfig::default(),
+            event_timestamp: EVENT_TIMESTAMP_DEFAULT,
         }
     }
 }
@@ -230,20 +236,8 @@ impl Config {
         self.tag_length.validate("dogstatsd.tag_length", MIN_TAG_LENGTH..=u16_max)?;
         self.tags_per_msg.validate("dogstatsd.tags_per_msg", 0..=u64::from(u8::MAX))?;
         self.multivalue_count.validate("dogstatsd.multivalue_count", 0..=u16_max)?;
-        // Contexts live in one arena addressed by u32 offsets: bound its worst-case size.
-        let per_context = self.name_length.max() + 1 + self.tags_per_msg.max() * (self.tag_length.max() + 1);
-        let arena = self.contexts.max().saturating_mul(per_context);
-        if arena > MAX_ARENA_BYTES {
-            return Err(Error::config(
-                "dogstatsd.contexts",
-                self.contexts,
-                format!(
-                    "with name_length {} and tags_per_msg {} of tag_length {}, contexts could need {arena} bytes; \
-                     at most {MAX_ARENA_BYTES} are allowed: lower contexts or the lengths",
-                    self.name_length, self.tags_per_msg, self.tag_length
-                ),
-            ));
-        }
+        // The contexts' and tags' arenas are bounded by the setup-memory estimate
+        // (`pools::estimate`), which also names these keys when they are too large.
         validate_probability("dogstatsd.multivalue_pack_probability", self.multivalue_pack_probability)?;
         self.sampling_range.validate("dogstatsd.sampling_range", 0.0..=1.0)?;
         validate_probability("dogstatsd.sampling_probability", self.sampling_probability)?;
@@ -272,6 +266,7 @@ impl Config {
         }
         self.timestamp.range.validate("dogstatsd.timestamp.range", 0..=u64::from(u32::MAX))?;
         validate_probability("dogstatsd.timestamp.probability", self.timestamp.probability)?;
+        self.event_timestamp.validate("dogstatsd.event_timestamp", 0..=u64::from(u32::MAX))?;
         if self.timestamp.probability > 0.0 && self.timestamp.range.min() == 0 {
             return Err(Error::config(
                 "dogstatsd.timestamp.range",

@@ -4,7 +4,9 @@
 use std::collections::HashSet;
 
 use crate::config::ConfRange;
+use crate::error::Result;
 use crate::rng::BlockRng;
+use crate::setup;
 
 /// First character of identifiers: a letter, as the agent's name normalizer wants.
 pub const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
@@ -15,22 +17,52 @@ pub const KEY_CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789._";
 /// Later characters of resources (`get_/api/v2/users`-like).
 pub const RESOURCE_CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789_/";
 
-/// Byte slices stored back to back, addressed by index.
-#[derive(Debug, Clone, Default)]
+/// Byte slices stored back to back, addressed by index. Like [`crate::text::StrPool`], it grows
+/// within the bound it was made with and every allocation is fallible.
+#[derive(Debug, Clone)]
 pub struct Arena {
     bytes: Vec<u8>,
     ends: Vec<u32>,
+    /// Most bytes the arena may hold (at most what `u32` offsets address).
+    limit: usize,
+    /// What the arena holds, for errors.
+    what: &'static str,
+}
+
+impl Default for Arena {
+    fn default() -> Self {
+        Arena { bytes: Vec::new(), ends: Vec::new(), limit: 0, what: "trace arena" }
+    }
 }
 
 impl Arena {
-    /// An empty arena with room for `items` entries of `bytes` bytes in total.
-    pub fn with_capacity(items: usize, bytes: usize) -> Self {
-        Arena { bytes: Vec::with_capacity(bytes), ends: Vec::with_capacity(items) }
+    /// An empty arena with room for `items` entries of `bytes` bytes in total, which will never
+    /// hold more than `limit` bytes.
+    ///
+    /// # Errors
+    /// [`crate::Error::Allocation`] for `what` when the system refuses the memory.
+    pub fn with_capacity(items: usize, bytes: usize, limit: usize, what: &'static str) -> Result<Self> {
+        let limit = limit.min(crate::setup::MAX_ARENA_BYTES as usize);
+        Ok(Arena { bytes: setup::try_vec(bytes.min(limit), what)?, ends: setup::try_vec(items, what)?, limit, what })
     }
 
-    /// The open entry's buffer: append to it, then [`Arena::seal`] or [`Arena::discard`].
-    pub fn open(&mut self) -> &mut Vec<u8> {
-        &mut self.bytes
+    /// Opens an entry of at most `max_len` bytes: append to the buffer returned, then
+    /// [`Arena::seal`] or [`Arena::discard`].
+    ///
+    /// # Errors
+    /// [`crate::Error::Allocation`] when the entry could take the arena past its bound or the
+    /// system refuses the memory.
+    pub fn open(&mut self, max_len: usize) -> Result<&mut Vec<u8>> {
+        let add = setup::grow_within(self.bytes.len(), self.bytes.capacity(), max_len, self.limit, self.what)?;
+        if add > 0 {
+            let want = self.bytes.len().saturating_add(add);
+            self.bytes.try_reserve_exact(add).map_err(|_| setup::refused(self.what, want))?;
+        }
+        if self.ends.len() == self.ends.capacity() {
+            let add = self.ends.capacity().max(4);
+            self.ends.try_reserve_exact(add).map_err(|_| setup::refused(self.what, add * 4))?;
+        }
+        Ok(&mut self.bytes)
     }
 
     fn start_of_open(&self) -> usize {
@@ -43,8 +75,22 @@ impl Arena {
     }
 
     /// Ends the open entry.
-    pub fn seal(&mut self) {
+    ///
+    /// # Errors
+    /// [`crate::Error::Allocation`] when the entry took the arena past its bound (it is dropped).
+    pub fn seal(&mut self) -> Result<()> {
+        if self.bytes.len() > self.limit {
+            let bytes = self.bytes.len() as u64;
+            self.discard();
+            return Err(crate::Error::Allocation {
+                what: self.what,
+                bytes,
+                reason: "past the bound estimated for it (a bug in the format's setup estimate)",
+            });
+        }
+        // `limit` is at most `u32::MAX`, so the offset always fits.
         self.ends.push(u32::try_from(self.bytes.len()).unwrap_or(u32::MAX));
+        Ok(())
     }
 
     /// Drops the open entry.
@@ -101,35 +147,78 @@ pub fn distinct_strings(len: &ConfRange, rest: &[u8]) -> u64 {
     total
 }
 
+/// Bytes of a msgpack string of `len` bytes, header included.
+pub const fn str_bytes(len: u64) -> u64 {
+    let header = if len < 32 {
+        1
+    } else if len < 256 {
+        2
+    } else if len < 65_536 {
+        3
+    } else {
+        5
+    };
+    header + len
+}
+
+/// How many strings a [`distinct_pool`] of `target` holds at most for lengths `len`.
+pub fn distinct_target(target: usize, len: &ConfRange, rest: &[u8]) -> usize {
+    usize::try_from(distinct_strings(len, rest)).map_or(target, |n| n.min(target))
+}
+
+/// An upper bound on the heap of a [`distinct_pool`] of `target`, its seen-set and the strides
+/// a [`super::Keys`] keeps over it.
+pub fn distinct_pool_bytes(target: usize, len: &ConfRange, rest: &[u8]) -> u64 {
+    let n = distinct_target(target, len, rest) as u64;
+    // The arena and its offsets; a hash set of `n` u64s (at most 2 × 8/7 × n buckets of 9
+    // bytes plus a group); the strides (at most 2n u32s, collected by doubling).
+    setup::mul(n, str_bytes(len.max())) + setup::array_of::<u32>(n) + 24 * n + 128 + 8 * n + 16
+}
+
 /// A pool of up to `target` distinct random msgpack strings with lengths from `len`. Fewer come
 /// back only when fewer exist (see [`distinct_strings`]) or the draws keep repeating.
-pub fn distinct_pool(rng: &mut BlockRng, target: usize, len: &ConfRange, rest: &[u8]) -> Arena {
-    let target = usize::try_from(distinct_strings(len, rest)).map_or(target, |n| n.min(target));
+///
+/// # Errors
+/// [`crate::Error::Allocation`] when the system refuses the memory.
+pub fn distinct_pool(
+    rng: &mut BlockRng,
+    target: usize,
+    len: &ConfRange,
+    rest: &[u8],
+    what: &'static str,
+) -> Result<Arena> {
+    let target = distinct_target(target, len, rest);
     let avg = (len.min() + len.max()) as usize / 2 + 3;
-    let mut arena = Arena::with_capacity(target, target * avg);
-    let mut seen: HashSet<u64> = HashSet::with_capacity(target);
+    let longest = str_bytes(len.max()) as usize;
+    let mut arena = Arena::with_capacity(target, target * avg, target.saturating_mul(longest), what)?;
+    let mut seen: HashSet<u64> = HashSet::new();
+    seen.try_reserve(target).map_err(|_| setup::refused(what, target * 16))?;
     let mut attempts = target.saturating_mul(64).saturating_add(1024);
     while arena.len() < target && attempts > 0 {
         attempts -= 1;
-        push_random_str(rng, len, rest, arena.open());
+        push_random_str(rng, len, rest, arena.open(longest)?);
         if seen.insert(fnv1a(arena.pending())) {
-            arena.seal();
+            arena.seal()?;
         } else {
             arena.discard();
         }
     }
-    arena
+    Ok(arena)
 }
 
 /// A pool of `count` random msgpack strings (repeats allowed) with lengths from `len`.
-pub fn pool(rng: &mut BlockRng, count: usize, len: &ConfRange, rest: &[u8]) -> Arena {
+///
+/// # Errors
+/// [`crate::Error::Allocation`] when the system refuses the memory.
+pub fn pool(rng: &mut BlockRng, count: usize, len: &ConfRange, rest: &[u8], what: &'static str) -> Result<Arena> {
     let avg = (len.min() + len.max()) as usize / 2 + 3;
-    let mut arena = Arena::with_capacity(count, count * avg);
+    let longest = str_bytes(len.max()) as usize;
+    let mut arena = Arena::with_capacity(count, count * avg, count.saturating_mul(longest), what)?;
     for _ in 0..count {
-        push_random_str(rng, len, rest, arena.open());
-        arena.seal();
+        push_random_str(rng, len, rest, arena.open(longest)?);
+        arena.seal()?;
     }
-    arena
+    Ok(arena)
 }
 
 /// FNV-1a, to detect repeated strings at setup (a collision only drops one candidate).
@@ -138,7 +227,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 /// Strides coprime with `n`: `start + j * stride (mod n)` visits `n` distinct indices.
-pub fn coprime_strides(n: usize) -> Vec<u32> {
+pub fn coprime_strides(n: usize) -> Result<Vec<u32>> {
     const fn gcd(mut a: usize, mut b: usize) -> usize {
         while b != 0 {
             let t = a % b;
@@ -147,8 +236,12 @@ pub fn coprime_strides(n: usize) -> Vec<u32> {
         }
         a
     }
-    let strides: Vec<u32> = (1..n).filter(|&s| gcd(s, n) == 1).map(|s| s as u32).collect();
-    if strides.is_empty() { vec![1] } else { strides }
+    let mut strides: Vec<u32> = setup::try_vec(n.max(1), "trace-v04 key strides")?;
+    strides.extend((1..n).filter(|&s| gcd(s, n) == 1).map(|s| s as u32));
+    if strides.is_empty() {
+        strides.push(1);
+    }
+    Ok(strides)
 }
 
 #[cfg(test)]
@@ -160,11 +253,12 @@ mod tests {
         assert_eq!(distinct_strings(&ConfRange::constant(1), ALNUM), 26);
         assert_eq!(distinct_strings(&ConfRange::inclusive(0, 2), ALNUM), 1 + 26 + 26 * 36);
         let mut rng = BlockRng::for_setup(3);
-        let p = distinct_pool(&mut rng, 100, &ConfRange::constant(1), ALNUM);
+        let p = distinct_pool(&mut rng, 100, &ConfRange::constant(1), ALNUM, "test").unwrap();
         assert_eq!(p.len(), 26);
         let all: HashSet<&[u8]> = (0..p.len()).map(|i| p.get(i)).collect();
         assert_eq!(all.len(), 26);
-        assert_eq!(coprime_strides(1), vec![1]);
-        assert_eq!(coprime_strides(6), vec![1, 5]);
+        assert_eq!(coprime_strides(1).unwrap(), vec![1]);
+        assert_eq!(coprime_strides(6).unwrap(), vec![1, 5]);
+        assert_eq!((str_bytes(31), str_bytes(32), str_bytes(255), str_bytes(256)), (32, 34, 257, 259));
     }
 }

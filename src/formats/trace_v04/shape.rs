@@ -8,8 +8,9 @@
 //! only the writer differs.
 
 use crate::config::ConfRange;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::rng::{BlockRng, mix64};
+use crate::setup::{self, SetupMemory};
 
 use super::config::{Config, field_of};
 use super::pool::{self, ALNUM, Arena, KEY_CHARS, LETTERS, RESOURCE_CHARS, coprime_strides, distinct_pool};
@@ -92,9 +93,9 @@ struct Keys {
 }
 
 impl Keys {
-    fn new(names: Arena) -> Self {
-        let strides = coprime_strides(names.len());
-        Keys { names, strides }
+    fn new(names: Arena) -> Result<Self> {
+        let strides = coprime_strides(names.len())?;
+        Ok(Keys { names, strides })
     }
 
     /// Draws where a span's run of distinct keys starts and how it steps.
@@ -139,29 +140,54 @@ impl Shapes {
         c: &Config,
         seed: u64,
         prefix: &str,
-        contexts: impl FnOnce(&mut BlockRng, usize),
+        contexts: impl FnOnce(&mut BlockRng, usize) -> Result<()>,
     ) -> Result<Self> {
         c.validate_as(prefix)?;
         let mut rng = BlockRng::for_setup(seed);
         let rng = &mut rng;
         let count = c.contexts.sample_usize(rng);
-        contexts(rng, count);
-        let tag_keys = distinct_keys(
-            rng,
-            prefix,
-            TAG_KEYS,
-            ("tags_per_span", c.tags_per_span),
-            ("tag_key_length", c.tag_key_length),
-        )?;
-        let tag_values = pool::pool(rng, TAG_VALUES, &c.tag_value_length, ALNUM);
-        let metric_keys = distinct_keys(
-            rng,
-            prefix,
-            METRIC_KEYS,
-            ("metrics_per_span", c.metrics_per_span),
-            ("metric_key_length", c.metric_key_length),
-        )?;
+        contexts(rng, count)?;
+        // A span's map never repeats a key: when the key lengths allow fewer distinct keys than
+        // the count asks for, spans carry that many at most (lading's maps collapse repeats the
+        // same way), and the config's warnings say so.
+        let tag_keys = Keys::new(distinct_pool(rng, TAG_KEYS, &c.tag_key_length, KEY_CHARS, "trace meta keys")?)?;
+        let tag_values = pool::pool(rng, TAG_VALUES, &c.tag_value_length, ALNUM, "trace meta values")?;
+        let metric_keys =
+            Keys::new(distinct_pool(rng, METRIC_KEYS, &c.metric_key_length, KEY_CHARS, "trace metric keys")?)?;
         Ok(Self { config: c.clone(), contexts: count, tag_keys, tag_values, metric_keys })
+    }
+
+    /// Adds what [`Shapes::build`] allocates besides the contexts: the key and value pools.
+    pub(crate) fn estimate(c: &Config, prefix: &str, m: &mut SetupMemory) {
+        let names = |k: &str, r: &ConfRange| setup::key(&field_of(prefix, k), r);
+        m.add("meta keys", pool::distinct_pool_bytes(TAG_KEYS, &c.tag_key_length, KEY_CHARS), || {
+            vec![names("tag_key_length", &c.tag_key_length)]
+        });
+        let values = TAG_VALUES as u64;
+        m.add(
+            "meta values",
+            setup::mul(values, pool::str_bytes(c.tag_value_length.max())) + setup::array_of::<u32>(values),
+            || vec![names("tag_value_length", &c.tag_value_length)],
+        );
+        m.add("metric keys", pool::distinct_pool_bytes(METRIC_KEYS, &c.metric_key_length, KEY_CHARS), || {
+            vec![names("metric_key_length", &c.metric_key_length)]
+        });
+    }
+
+    /// Fewest `meta` and `metrics` entries a span can have: the counts' minimum, capped at the
+    /// distinct keys.
+    pub(crate) fn fewest_entries(&self) -> (usize, usize) {
+        let c = &self.config;
+        (
+            (c.tags_per_span.min() as usize).min(self.tag_keys.names.len()),
+            (c.metrics_per_span.min() as usize).min(self.metric_keys.names.len()),
+        )
+    }
+
+    /// One warning line (or none) for configs that make the trace-agent normalize or truncate.
+    pub(crate) fn warnings(c: &Config, prefix: &str) -> Vec<String> {
+        let distinct = |target: usize| move |len: &ConfRange| pool::distinct_target(target, len, KEY_CHARS);
+        c.normalizer_warnings(prefix, distinct(TAG_KEYS), distinct(METRIC_KEYS))
     }
 
     /// The config.
@@ -244,42 +270,18 @@ impl Shapes {
     /// walk of distinct keys, then one value per entry.
     #[inline]
     fn write_tags<W: SpanWriter>(&self, rng: &mut BlockRng, w: &mut W) {
-        let n = self.config.tags_per_span.sample_usize(rng);
+        let n = self.config.tags_per_span.sample_usize(rng).min(self.tag_keys.names.len());
         w.meta(n);
         let walk = self.tag_keys.walk(rng);
         let values = &self.tag_values;
         for j in 0..n {
             w.meta_entry(self.tag_keys.get(walk, j), values.get(rng.index(values.len())));
         }
-        let n = self.config.metrics_per_span.sample_usize(rng);
+        let n = self.config.metrics_per_span.sample_usize(rng).min(self.metric_keys.names.len());
         w.metrics(n);
         let walk = self.metric_keys.walk(rng);
         for j in 0..n {
             w.metric(self.metric_keys.get(walk, j), (rng.below(100_000_000) as f64) / 1_000.0);
         }
     }
-}
-
-/// Up to `target` distinct keys with lengths from `length`, and at least the largest `count` of
-/// them (the config error names the count key otherwise).
-fn distinct_keys(
-    rng: &mut BlockRng,
-    prefix: &str,
-    target: usize,
-    (count_key, count): (&str, ConfRange),
-    (length_key, length): (&str, ConfRange),
-) -> Result<Keys> {
-    let names = distinct_pool(rng, target, &length, KEY_CHARS);
-    if (names.len() as u64) < count.max() {
-        return Err(Error::config(
-            field_of(prefix, count_key),
-            count,
-            format!(
-                "a span needs up to {} distinct keys, but `{length_key}` = {length} allows only {}",
-                count.max(),
-                names.len()
-            ),
-        ));
-    }
-    Ok(Keys::new(names))
 }
