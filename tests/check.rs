@@ -103,10 +103,13 @@ fn another_toolchain_keeps_fingerprints_and_zero_allocations_but_not_exact_count
     let dir = copy_fixtures();
     // Fake the toolchain that blessed the fixtures, and worsen an exact count: it is reported as
     // not comparable, and the check still passes.
-    for fixture in ["datadog-logs", "dogstatsd", "syslog5424", "trace-v04"] {
-        edit(&dir.path().join(fixture).join("fixture.toml"), |t| {
-            t["toolchain"] = toml::Value::String("rustc 1.0.0 (faked 2015-05-15)".into());
-        });
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let fixture = entry.unwrap().path().join("fixture.toml");
+        if fixture.is_file() {
+            edit(&fixture, |t| {
+                t["toolchain"] = toml::Value::String("rustc 1.0.0 (faked 2015-05-15)".into());
+            });
+        }
     }
     edit(&dir.path().join("syslog5424/fixture.toml"), |t| {
         t["baseline"].as_table_mut().unwrap()["fresh-reencode"].as_table_mut().unwrap()["peak_live_bytes"] =
@@ -120,9 +123,11 @@ fn another_toolchain_keeps_fingerprints_and_zero_allocations_but_not_exact_count
         "{summary}"
     );
     assert!(summary.contains("not comparable: syslog5424 fresh-reencode peak_live_bytes 1000 "), "{summary}");
-    // 4 fixtures × (2 fingerprint + 3 cross-strategy hashes + 4 × (fill, amplification) + the
-    // steady state of the 2 reuse strategies).
-    assert!(summary.starts_with("60 passed, 0 failed\n"), "{summary}");
+    // Fewer checks than on the blessing toolchain: per fixture 2 fingerprint checks, 3
+    // cross-strategy hashes, fill and amplification per strategy, and the steady state of each
+    // strategy that allocated nothing per block.
+    let passed: usize = summary.split(' ').next().unwrap().parse().unwrap();
+    assert!(summary.contains(" passed, 0 failed\n") && passed < checks(dir.path()), "{summary}");
 
     // A changed fingerprint fails on any toolchain.
     edit(&dir.path().join("trace-v04/fixture.toml"), |t| {

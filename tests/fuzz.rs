@@ -420,7 +420,8 @@ fn run_case(
             assert_clear(&message, spec, e.kind())?;
             prop_assert!(peak < 4 << 20 || e.kind() == ErrorKind::Memory, "a failed setup took {peak} B: {message}");
             if let (payforge::Error::SetupMemory { needed, .. }, Ok(estimate)) = (&e, &estimate) {
-                prop_assert!(*needed == estimate.total() && *needed > settings.ceiling);
+                // The config's estimate adds the generator around the format to what build checked.
+                prop_assert!(*needed <= estimate.total() && *needed > settings.ceiling);
             }
             tally.error("setup", spec, &message);
             return Ok(());

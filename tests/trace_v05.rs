@@ -462,10 +462,14 @@ fn config_errors_name_key_and_value() {
         ("spans_per_trace: {inclusive: {min: 9, max: 2}}", "trace_v05.spans_per_trace", "min: 9"),
         ("contexts: {constant: 0}", "trace_v05.contexts", "constant: 0"),
         ("error_rate: 1.5", "trace_v05.error_rate", "1.5"),
-        ("service_name_length: {constant: 101}", "trace_v05.service_name_length", "101"),
+        // lading's lengths (0..=255) are accepted, with a warning; past them is an error.
+        ("service_name_length: {constant: 256}", "trace_v05.service_name_length", "256"),
         ("spans_per_trace: {constant: 256}", "trace_v05.spans_per_trace", "256"),
-        ("tags_per_span: {constant: 30}\ntag_key_length: {constant: 1}", "trace_v05.tags_per_span", "constant: 30"),
-        ("metrics_per_span: {constant: 27}\nmetric_key_length: {constant: 1}", "trace_v05.metrics_per_span", "27"),
+        (
+            "spans_per_trace: {constant: 255}\ntags_per_span: {constant: 255}\ntag_value_length: {constant: 25000}",
+            "trace_v05.spans_per_trace",
+            "more than the largest block",
+        ),
     ];
     for (yaml, key, value) in cases {
         let err = parse(yaml).build(1, Strategy::REUSE_ENCODE_ONCE).err().unwrap_or_else(|| panic!("accepted {yaml}"));
@@ -473,6 +477,13 @@ fn config_errors_name_key_and_value() {
         assert_eq!(err.kind(), ErrorKind::Config, "{msg}");
         assert!(msg.contains(key) && msg.contains(value), "{yaml}: {msg}");
     }
+    // Fewer distinct keys than the tags asked for cap the maps, with a warning naming the keys.
+    let capped = parse("tags_per_span: {constant: 30}\ntag_key_length: {constant: 1}");
+    assert!(
+        capped.warnings().join("").contains("`trace_v05.tags_per_span` = {constant: 30}"),
+        "{:?}",
+        capped.warnings()
+    );
     let err = FormatConfig::parse::<TraceV05>("traces_per_payload: {constant: 3}", Path::new("t.yaml")).unwrap_err();
     assert!(err.to_string().contains("traces_per_payload"), "{err}");
 }

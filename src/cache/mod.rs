@@ -62,11 +62,12 @@ use crate::strategy::StrategyChoice;
 /// and its output buffer; a re-encode worker a probe buffer, the best fitting encoding, its
 /// members and the output, and its buffers grow by doubling in the first blocks. Measured for the
 /// built-in formats at 64 KiB on 2 threads (`tests/cache_memory.rs`): 0 to 2.5 block sizes per
-/// thread for encode-once, up to 5.3 for re-encode (syslog5424, whose members are large). `T` is
+/// thread for encode-once, up to 5.3 for re-encode (syslog5424, whose members are large), and up
+/// to 6.5 for trace-v05, whose dictionary framing also keeps the block's string table. `T` is
 /// the blocks kept (nothing, for a stream); the setup memory is the format's pools, built once
 /// before the workers start and shared by all of them. A member larger than a block adds its own
 /// size (it is encoded once before it is found not to fit).
-pub const WORKER_BUFFER_BLOCKS: usize = 6;
+pub const WORKER_BUFFER_BLOCKS: usize = 8;
 
 /// One cached block: its bytes (one exact allocation, never empty) and metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -71,7 +71,6 @@ impl Configured for TraceV05 {
 
     fn from_config(c: &Config, seed: u64) -> Result<Self> {
         let mut names = Arena::default();
-        let longest = longest_name(c) as usize;
         let shapes = Shapes::build(c, seed, "trace_v05", |rng, contexts| {
             let fields = context_names(c);
             let per_context: usize = fields.iter().map(|(len, _)| ((len.min() + len.max()) / 2 + 3) as usize).sum();
@@ -79,7 +78,8 @@ impl Configured for TraceV05 {
             names = Arena::with_capacity(contexts * fields.len(), contexts * per_context, limit, "trace-v05 contexts")?;
             for _ in 0..contexts {
                 for (len, chars) in fields {
-                    push_random_str(rng, len, chars, names.open(longest)?);
+                    // Room for this field's longest string: the bound counts each field's own.
+                    push_random_str(rng, len, chars, names.open(str_bytes(len.max()) as usize)?);
                     names.seal()?;
                 }
             }
@@ -123,11 +123,6 @@ impl Configured for TraceV05 {
 /// Most bytes of one context's four msgpack strings.
 fn names_bytes(c: &Config) -> u64 {
     context_names(c).iter().map(|(len, _)| str_bytes(len.max())).sum()
-}
-
-/// Most bytes of one of a context's msgpack strings.
-fn longest_name(c: &Config) -> u64 {
-    context_names(c).iter().map(|(len, _)| str_bytes(len.max())).max().unwrap_or(0)
 }
 
 impl Format for TraceV05 {

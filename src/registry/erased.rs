@@ -56,7 +56,13 @@ impl<F: Configured> ErasedConfig for Typed<F> {
     }
 
     fn setup_memory(&self) -> Result<SetupMemory> {
-        F::setup_memory(&self.0)
+        let mut memory = F::setup_memory(&self.0)?;
+        // What `build` adds around the format: the boxed generator and the format's shared handle
+        // (its value and two reference counts).
+        let generator =
+            std::mem::size_of::<Generator<F>>() + std::mem::size_of::<F>() + 2 * std::mem::size_of::<usize>();
+        memory.add("generator", generator as u64, Vec::new);
+        Ok(memory)
     }
 
     fn warnings(&self) -> Vec<String> {

@@ -10,6 +10,7 @@ pub mod datadog_logs;
 pub mod dogstatsd;
 pub mod syslog5424;
 pub mod trace_v04;
+pub mod trace_v05;
 
 use payforge::FormatConfig;
 
@@ -47,6 +48,23 @@ pub fn check_block(config: &FormatConfig, block: &[u8]) -> Result<(), String> {
                 assert!(within(span.kind.len(), &c.span_type_length), "type {:?}", span.kind);
                 assert!(span.meta.0.len() as u64 <= c.tags_per_span.max());
                 assert!(span.metrics.0.len() as u64 <= c.metrics_per_span.max());
+            }
+        }
+        "trace-v05" => {
+            let c = config.get::<payforge::formats::TraceV05>().ok_or("not a trace-v05 config")?;
+            let within = |len: usize, r: &payforge::config::ConfRange| (r.min()..=r.max()).contains(&(len as u64));
+            let traces = trace_v05::decode(block);
+            assert!(!traces.is_empty(), "empty block");
+            for trace in &traces {
+                trace_v05::check_trace_protocol(trace);
+            }
+            for span in traces.iter().flatten() {
+                assert!(within(span.service.len(), &c.service_name_length), "service {:?}", span.service);
+                assert!(within(span.name.len(), &c.operation_name_length), "name {:?}", span.name);
+                assert!(within(span.resource.len(), &c.resource_name_length), "resource {:?}", span.resource);
+                assert!(within(span.kind.len(), &c.span_type_length), "type {:?}", span.kind);
+                assert!(span.meta.len() as u64 <= c.tags_per_span.max());
+                assert!(span.metrics.len() as u64 <= c.metrics_per_span.max());
             }
         }
         other => return Err(format!("no strict grammar for format {other}: add one to tests/grammar/mod.rs")),
