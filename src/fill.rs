@@ -279,9 +279,15 @@ pub fn fill_compressed<F: Format>(
             if let Found::Prefix { members, size } = found {
                 let (body, _) = encoded_extent(ws, members);
                 encoded += size - body;
-                reserve_output(out, size, budget);
-                let written = write_encoded_prefix(framing, ws, members, out);
-                debug_assert_eq!(written, size);
+                if hand_over(framing, ws, out) {
+                    // The block is the scratch buffer's first `size` bytes: no copy.
+                    std::mem::swap(out, &mut ws.scratch);
+                    out.truncate(size);
+                } else {
+                    reserve_output(out, size, budget);
+                    let written = write_encoded_prefix(framing, ws, members, out);
+                    debug_assert_eq!(written, size);
+                }
             }
             found
         }
@@ -295,6 +301,16 @@ pub fn fill_compressed<F: Format>(
             smallest: format.min_block_len(),
         }),
     }
+}
+
+/// Encode-once: whether the block can be handed to the caller by swapping buffers instead of
+/// copied. It can when the framing adds nothing around the members (so the block is a prefix of
+/// the scratch buffer) and the caller's buffer is empty; the caller's buffer becomes the next
+/// scratch buffer. A caller that reuses its buffer, as every loop in payforge does, then passes
+/// buffers back and forth with the workspace, each of which stops growing once it has held the
+/// largest block, so the steady state still allocates nothing.
+fn hand_over<M>(framing: Framing, _ws: &Workspace<M>, out: &[u8]) -> bool {
+    framing == Framing::Lines && out.is_empty()
 }
 
 /// Makes room for a `len`-byte block in the caller's buffer. When the block is at least 8/9 of

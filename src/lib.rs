@@ -51,6 +51,7 @@ pub mod selection;
 pub mod send;
 pub mod setup;
 pub mod size;
+pub mod slack;
 pub mod strategy;
 pub mod text;
 

@@ -8,6 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::rng::BlockRng;
+use crate::slack::DIGIT_PAIRS;
 
 /// Lower-case letters and digits: safe in every format's identifiers without escaping.
 pub const ALNUM_LOWER: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
@@ -162,6 +163,25 @@ impl StrPool {
         self.seal()
     }
 
+    /// A pool of the same strings, each written between `prefix` and `suffix`: lets a writer
+    /// copy a separator, a value and its closing quote as one piece.
+    ///
+    /// # Errors
+    /// As [`StrPool::from_strs`].
+    pub fn affixed(&self, prefix: &str, suffix: &str, what: &'static str) -> Result<Self> {
+        let extra = (prefix.len() + suffix.len()).saturating_mul(self.len());
+        let total = self.text.len().saturating_add(extra);
+        let mut pool = StrPool::with_capacity(total, self.len(), total, what)?;
+        for s in self.iter() {
+            pool.push_with(prefix.len() + s.len() + suffix.len(), |t| {
+                t.push_str(prefix);
+                t.push_str(s);
+                t.push_str(suffix);
+            })?;
+        }
+        Ok(pool)
+    }
+
     /// Bytes of heap the pool holds (text and offsets).
     pub fn heap_bytes(&self) -> usize {
         self.text.capacity() + self.ends.capacity() * std::mem::size_of::<u32>()
@@ -184,6 +204,16 @@ impl StrPool {
         let end = self.ends.get(i).copied().unwrap_or(0) as usize;
         let start = if i == 0 { 0 } else { self.ends.get(i - 1).copied().unwrap_or(0) as usize };
         self.text.get(start..end).unwrap_or("")
+    }
+
+    /// The string at `handle` as the bytes from its start to the end of the arena, with its
+    /// length: what [`crate::slack::SlackWriter::put_from`] copies in fixed-size chunks.
+    #[inline]
+    pub fn tail(&self, handle: u32) -> (&[u8], usize) {
+        let i = handle as usize;
+        let end = self.ends.get(i).copied().unwrap_or(0) as usize;
+        let start = if i == 0 { 0 } else { self.ends.get(i - 1).copied().unwrap_or(0) as usize };
+        (self.text.as_bytes().get(start..).unwrap_or_default(), end.saturating_sub(start))
     }
 
     /// A uniformly chosen handle (0 for an empty pool).
@@ -279,14 +309,6 @@ pub const fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-/// `"00" "01" ... "99"`: two decimal digits per lookup.
-const DIGIT_PAIRS: &[u8; 200] = b"\
-0001020304050607080910111213141516171819\
-2021222324252627282930313233343536373839\
-4041424344454647484950515253545556575859\
-6061626364656667686970717273747576777879\
-8081828384858687888990919293949596979899";
-
 /// Writes `v % 100` as two digits at `buf[at..at + 2]`.
 #[inline]
 fn put_2(buf: &mut [u8; 24], at: usize, v: u32) {
@@ -296,29 +318,104 @@ fn put_2(buf: &mut [u8; 24], at: usize, v: u32) {
     }
 }
 
-/// Appends `YYYY-MM-DDTHH:MM:SS.mmmZ` for milliseconds since the Unix epoch. Instants outside
-/// years 0000..=9999 are clamped into that range, the only one RFC 3339 can write. The text is
-/// assembled on the stack and appended with one copy.
-pub fn push_rfc3339_millis(out: &mut Vec<u8>, epoch_ms: i64) {
-    const MIN_MS: i64 = -62_167_219_200_000; // 0000-01-01T00:00:00Z
-    const MAX_MS: i64 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
-    let ms = epoch_ms.clamp(MIN_MS, MAX_MS);
-    let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000) as u32;
-    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
-    let sod = secs.rem_euclid(86_400) as u32;
+/// Earliest and latest instants RFC 3339 can write: 0000-01-01T00:00:00Z, 9999-12-31T23:59:59.999Z.
+const MIN_RFC3339_MS: i64 = -62_167_219_200_000;
+const MAX_RFC3339_MS: i64 = 253_402_300_799_999;
+const MS_PER_DAY: i64 = 86_400_000;
+
+/// `YYYY-MM-DD` of days since the Unix epoch (clamped to years 0000..=9999).
+fn rfc3339_date(days: i64) -> [u8; 10] {
+    let (year, month, day) = civil_from_days(days);
     let year = year.clamp(0, 9999) as u32;
     let mut buf = *b"0000-00-00T00:00:00.000Z";
     put_2(&mut buf, 0, year / 100);
     put_2(&mut buf, 2, year);
     put_2(&mut buf, 5, month);
     put_2(&mut buf, 8, day);
+    let mut date = [0u8; 10];
+    date.copy_from_slice(buf.get(..10).unwrap_or(b"0000-00-00"));
+    date
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for milliseconds since the Unix epoch, with the date taken from
+/// `date_of(days)`. Instants outside years 0000..=9999 are clamped into that range.
+#[inline]
+fn rfc3339_millis(epoch_ms: i64, date_of: impl FnOnce(i64) -> [u8; 10]) -> [u8; 24] {
+    let ms = epoch_ms.clamp(MIN_RFC3339_MS, MAX_RFC3339_MS);
+    let days = ms.div_euclid(MS_PER_DAY);
+    // Milliseconds of the day fit in u32, so the clock is u32 arithmetic.
+    let of_day = ms.rem_euclid(MS_PER_DAY) as u32;
+    let (sod, millis) = (of_day / 1000, of_day % 1000);
+    let mut buf = *b"0000-00-00T00:00:00.000Z";
+    if let Some(d) = buf.get_mut(..10) {
+        d.copy_from_slice(&date_of(days));
+    }
     put_2(&mut buf, 11, sod / 3600);
     put_2(&mut buf, 14, sod / 60 % 60);
     put_2(&mut buf, 17, sod % 60);
     buf[20] = b'0' + (millis / 100) as u8;
     put_2(&mut buf, 21, millis);
-    out.extend_from_slice(&buf);
+    buf
+}
+
+/// Appends `YYYY-MM-DDTHH:MM:SS.mmmZ` for milliseconds since the Unix epoch. Instants outside
+/// years 0000..=9999 are clamped into that range, the only one RFC 3339 can write. The text is
+/// assembled on the stack and appended with one copy.
+pub fn push_rfc3339_millis(out: &mut Vec<u8>, epoch_ms: i64) {
+    out.extend_from_slice(&rfc3339_millis(epoch_ms, rfc3339_date));
+}
+
+/// RFC 3339 timestamps of a range of instants known at setup: the `YYYY-MM-DD` of every day in
+/// the range is written once into a table, so a timestamp costs a lookup and the clock digits.
+/// A range of more than [`Rfc3339Days::MAX_DAYS`] days keeps no table and computes each date.
+#[derive(Debug, Clone, Default)]
+pub struct Rfc3339Days {
+    first_day: i64,
+    dates: Vec<[u8; 10]>,
+}
+
+impl Rfc3339Days {
+    /// The most days a table holds (about 11 years, 40 KiB).
+    pub const MAX_DAYS: u64 = 4096;
+
+    /// Heap bytes of the table for instants `lo_ms..=hi_ms`.
+    pub fn table_bytes(lo_ms: i64, hi_ms: i64) -> u64 {
+        Self::span(lo_ms, hi_ms).map_or(0, |(_, days)| days * 10)
+    }
+
+    /// First day and number of days of the range, or `None` when it is too long for a table.
+    fn span(lo_ms: i64, hi_ms: i64) -> Option<(i64, u64)> {
+        let clamp = |ms: i64| ms.clamp(MIN_RFC3339_MS, MAX_RFC3339_MS).div_euclid(MS_PER_DAY);
+        let (first, last) = (clamp(lo_ms), clamp(hi_ms.max(lo_ms)));
+        let days = u64::try_from(last - first).ok()?.checked_add(1)?;
+        (days <= Self::MAX_DAYS).then_some((first, days))
+    }
+
+    /// The table for instants `lo_ms..=hi_ms`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Allocation`] when the system refuses the table's memory.
+    pub fn for_range(lo_ms: i64, hi_ms: i64, what: &'static str) -> Result<Self> {
+        let Some((first_day, days)) = Self::span(lo_ms, hi_ms) else {
+            return Ok(Self::default());
+        };
+        let mut dates = crate::setup::try_vec(days as usize, what)?;
+        dates.extend((0..days as i64).map(|d| rfc3339_date(first_day + d)));
+        Ok(Self { first_day, dates })
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for `epoch_ms` (any instant; one outside the table's range
+    /// computes its date).
+    #[inline]
+    pub fn format(&self, epoch_ms: i64) -> [u8; 24] {
+        rfc3339_millis(epoch_ms, |days| {
+            usize::try_from(days - self.first_day)
+                .ok()
+                .and_then(|i| self.dates.get(i))
+                .copied()
+                .unwrap_or_else(|| rfc3339_date(days))
+        })
+    }
 }
 
 /// True when `s` can be written inside JSON quotes as it is.
@@ -401,6 +498,25 @@ mod tests {
         let err = pool.push_with(1, |t| t.push_str("toolong")).unwrap_err().to_string();
         assert!(err.contains("test"), "{err}");
         assert_eq!(pool.len(), 2);
+    }
+
+    #[test]
+    fn day_table_matches_computed_dates() {
+        let (lo, hi) = (1_704_067_200_000i64, 1_767_225_599_999i64);
+        let table = Rfc3339Days::for_range(lo, hi, "test").unwrap();
+        assert_eq!(Rfc3339Days::table_bytes(lo, hi), 731 * 10);
+        let mut rng = BlockRng::for_block(3, 3);
+        let edges = [lo, hi, lo - 1, hi + 1, 0, -1, i64::MIN, i64::MAX, 951_782_400_123];
+        let draws = (0..20_000).map(|_| rng.inclusive(0, 2 * hi as u64) as i64 - hi / 2);
+        for ms in edges.into_iter().chain(draws) {
+            let mut out = Vec::new();
+            push_rfc3339_millis(&mut out, ms);
+            assert_eq!(table.format(ms).as_slice(), out.as_slice(), "{ms}");
+        }
+        // A range too long for a table still formats every instant.
+        let wide = Rfc3339Days::for_range(i64::MIN, i64::MAX, "test").unwrap();
+        assert_eq!(Rfc3339Days::table_bytes(i64::MIN, i64::MAX), 0);
+        assert_eq!(&wide.format(0), b"1970-01-01T00:00:00.000Z");
     }
 
     #[test]

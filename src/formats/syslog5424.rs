@@ -14,7 +14,8 @@ use crate::format::{Configured, Format};
 use crate::framing::Framing;
 use crate::rng::BlockRng;
 use crate::setup::{self, SetupMemory, key};
-use crate::text::{ALNUM_LOWER, StrPool, push_rfc3339_millis, push_u64};
+use crate::slack::{SlackWriter, write_member};
+use crate::text::{ALNUM_LOWER, Rfc3339Days, StrPool};
 
 /// RFC 5424 length limits.
 const MAX_HOSTNAME: u64 = 255;
@@ -99,6 +100,9 @@ pub struct Line {
 
 /// The `syslog5424` format.
 #[derive(Debug)]
+///
+/// The pools hold each string with the text around it in a line (a leading space, a closing
+/// quote and the next key), so a line is written in few pieces.
 pub struct Syslog5424 {
     config: Config,
     hostnames: StrPool,
@@ -107,8 +111,16 @@ pub struct Syslog5424 {
     msgids: StrPool,
     sd_ids: StrPool,
     sd_names: StrPool,
+    /// SD-PARAM values, already escaped per RFC 5424 §6.3.3 (escaping once at setup) and
+    /// closed with `"`.
     sd_values: StrPool,
+    /// The message up to the event: `{"level":"<level>","event":"`, per level.
+    levels: StrPool,
     events: StrPool,
+    /// Dates of the configured timestamp range.
+    days: Rfc3339Days,
+    /// A length most lines stay under: the writer's window.
+    line_hint: usize,
 }
 
 /// Largest pool a config may ask for.
@@ -133,23 +145,50 @@ impl Configured for Syslog5424 {
         let sd_ids = pool(8, &SD_ID_LENGTH, ALNUM_LOWER, "syslog5424 SD-IDs")?;
         let sd_names = pool(16, &SD_NAME_LENGTH, ALNUM_LOWER, "syslog5424 SD names")?;
         let events = pool(c.events, &EVENT_LENGTH, b"abcdefghijklmnopqrstuvwxyz_", "syslog5424 events")?;
+        let mut sd_values = StrPool::with_capacity(2 * SD_VALUE_BYTES, SD_VALUES.len(), 2 * SD_VALUE_BYTES, "syslog5424 SD values")?;
+        for v in SD_VALUES {
+            sd_values.push_with(2 * v.len() + 3, |t| push_param_value(t, v))?;
+        }
+        let mut levels = StrPool::with_capacity(256, LEVELS.len(), 256, "syslog5424 levels")?;
+        for level in LEVELS {
+            levels.push_with(level.len() + 22, |t| {
+                t.push_str("{\"level\":\"");
+                t.push_str(level);
+                t.push_str("\",\"event\":\"");
+            })?;
+        }
+        let days = Rfc3339Days::for_range(
+            c.timestamp_ms.min() as i64,
+            c.timestamp_ms.max() as i64,
+            "syslog5424 timestamp dates",
+        )?;
+        // Header, the four pool fields, a full structured-data element and the message.
+        let params = c.structured_data_params.max().min(8) as usize;
+        let sd = 1 + sd_ids.max_len() + 6 + params * (1 + sd_names.max_len() + 3 + sd_values.max_len()) + 1;
+        let pools = hostnames.max_len() + app_names.max_len() + procids.max_len() + msgids.max_len();
+        let line_hint = 5 + 24 + 5 + pools + sd + 1 + 100 + events.max_len();
         Ok(Self {
             config: c.clone(),
-            hostnames,
-            app_names,
-            procids,
-            msgids,
-            sd_ids,
-            sd_names,
-            sd_values: StrPool::from_strs(SD_VALUES, "syslog5424 SD values")?,
-            events,
+            hostnames: hostnames.affixed(" ", "", "syslog5424 hostnames")?,
+            app_names: app_names.affixed(" ", "", "syslog5424 app-names")?,
+            procids: procids.affixed(" ", "", "syslog5424 procids")?,
+            msgids: msgids.affixed(" ", "", "syslog5424 msgids")?,
+            sd_ids: sd_ids.affixed("[", "@32473", "syslog5424 SD-IDs")?,
+            sd_names: sd_names.affixed(" ", "=\"", "syslog5424 SD names")?,
+            sd_values,
+            levels,
+            events: events.affixed("", "\",\"request_id\":", "syslog5424 events")?,
+            days,
+            line_hint,
         })
     }
 
     fn estimate_setup(c: &Config, m: &mut SetupMemory) -> Result<()> {
         c.validate()?;
+        // Each pool is built, then copied with its separators (at most 15 bytes per string).
         let mut pool = |what, count: u64, len: &ConfRange, keys: &dyn Fn() -> Vec<String>| {
-            m.add(what, setup::mul(count, len.max()) + setup::array_of::<u32>(count), keys);
+            let one = setup::mul(count, len.max()) + setup::array_of::<u32>(count);
+            m.add(what, 2 * one + setup::mul(count, 15), keys);
         };
         pool("hostname pool", c.hostnames, &c.hostname_length, &|| {
             vec![key("syslog5424.hostnames", c.hostnames), key("syslog5424.hostname_length", c.hostname_length)]
@@ -166,8 +205,11 @@ impl Configured for Syslog5424 {
         pool("event pool", c.events, &EVENT_LENGTH, &|| vec![key("syslog5424.events", c.events)]);
         pool("structured-data pools", 8, &SD_ID_LENGTH, &Vec::new);
         pool("structured-data pools", 16, &SD_NAME_LENGTH, &Vec::new);
-        let sd_values = SD_VALUES.iter().map(|v| v.len() as u64).sum::<u64>();
-        m.add("structured-data pools", sd_values + setup::array_of::<u32>(SD_VALUES.len() as u64), Vec::new);
+        // Escaping at most doubles a value; the levels' message prefixes are short.
+        let sd_values = 2 * SD_VALUE_BYTES as u64 + 256;
+        m.add("structured-data pools", sd_values + setup::array_of::<u32>(2 * SD_VALUES.len() as u64), Vec::new);
+        let (lo, hi) = (c.timestamp_ms.min() as i64, c.timestamp_ms.max() as i64);
+        m.add("timestamp dates", Rfc3339Days::table_bytes(lo, hi), &|| vec![key("syslog5424.timestamp_ms", c.timestamp_ms)]);
         Ok(())
     }
 }
@@ -213,29 +255,27 @@ impl Format for Syslog5424 {
     }
 
     fn min_member_len(&self) -> usize {
-        // "<0>1 " + timestamp + 5 separators + the shortest pool entries + "-" + shortest message.
-        let header = 5 + 24 + 5 + 1 + 1;
-        let pools =
-            self.hostnames.min_len() + self.app_names.min_len() + self.procids.min_len() + self.msgids.min_len();
-        let mut msg = Vec::new();
-        let shortest = Line {
+        // The line of the shortest entry of every pool, without structured data, with the
+        // smallest numbers: every field is independent, so no line is shorter.
+        let shortest = |pool: &StrPool| (0..pool.len() as u32).min_by_key(|&h| pool.get(h).len()).unwrap_or(0);
+        let line = Line {
             pri: 0,
             timestamp_ms: 0,
-            hostname: 0,
-            app_name: 0,
-            procid: 0,
-            msgid: 0,
+            hostname: shortest(&self.hostnames),
+            app_name: shortest(&self.app_names),
+            procid: shortest(&self.procids),
+            msgid: shortest(&self.msgids),
             sd_id: None,
             sd_params: [(0, 0); 8],
             sd_param_count: 0,
-            level: LEVELS.iter().enumerate().min_by_key(|(_, l)| l.len()).map_or(0, |(i, _)| i as u8),
-            event: 0,
+            level: shortest(&self.levels) as u8,
+            event: shortest(&self.events),
             request_id: 0,
             duration_ms: 0,
         };
-        self.push_message(&shortest, &mut msg);
-        let shortest_event = self.events.min_len();
-        header + pools + msg.len() - self.events.get(0).len() + shortest_event
+        let mut out = Vec::new();
+        self.encode(&line, &mut out);
+        out.len()
     }
 
     fn generate(&self, rng: &mut BlockRng) -> Line {
@@ -274,57 +314,91 @@ impl Format for Syslog5424 {
     }
 
     fn encode(&self, m: &Line, out: &mut Vec<u8>) {
-        out.push(b'<');
-        push_u64(out, u64::from(m.pri));
-        out.extend_from_slice(b">1 ");
-        push_rfc3339_millis(out, m.timestamp_ms);
-        for field in [
-            self.hostnames.get(m.hostname),
-            self.app_names.get(m.app_name),
-            self.procids.get(m.procid),
-            self.msgids.get(m.msgid),
-        ] {
-            out.push(b' ');
-            out.extend_from_slice(field.as_bytes());
-        }
-        out.push(b' ');
-        match m.sd_id {
-            None => out.push(b'-'),
-            Some(id) => {
-                out.push(b'[');
-                out.extend_from_slice(self.sd_ids.get(id).as_bytes());
-                out.extend_from_slice(b"@32473");
-                for &(name, value) in m.sd_params.iter().take(usize::from(m.sd_param_count)) {
-                    out.push(b' ');
-                    out.extend_from_slice(self.sd_names.get(name).as_bytes());
-                    out.extend_from_slice(b"=\"");
-                    for &b in self.sd_values.get(u32::from(value)).as_bytes() {
-                        if matches!(b, b'"' | b'\\' | b']') {
-                            out.push(b'\\');
-                        }
-                        out.push(b);
-                    }
-                    out.push(b'"');
-                }
-                out.push(b']');
-            }
-        }
-        out.push(b' ');
-        self.push_message(m, out);
+        write_member(out, self.line_hint, |w| self.write_line(m, w));
     }
 }
 
 impl Syslog5424 {
+    fn write_line(&self, m: &Line, w: &mut SlackWriter<'_>) {
+        let (pri, len) = pri_prefix(m.pri);
+        w.put_from(&pri, len);
+        w.put_array(&self.days.format(m.timestamp_ms));
+        for (pool, handle) in
+            [(&self.hostnames, m.hostname), (&self.app_names, m.app_name), (&self.procids, m.procid), (&self.msgids, m.msgid)]
+        {
+            let (tail, len) = pool.tail(handle);
+            w.put_from(tail, len);
+        }
+        match m.sd_id {
+            None => w.put_array(b" - "),
+            Some(id) => {
+                w.byte(b' ');
+                let (tail, len) = self.sd_ids.tail(id);
+                w.put_from(tail, len);
+                for &(name, value) in m.sd_params.iter().take(usize::from(m.sd_param_count)) {
+                    let (tail, len) = self.sd_names.tail(name);
+                    w.put_from(tail, len);
+                    let (tail, len) = self.sd_values.tail(u32::from(value));
+                    w.put_from(tail, len);
+                }
+                w.put_array(b"] ");
+            }
+        }
+        self.write_message(m, w);
+    }
+}
+
+/// `<PRI>1 ` in a 16-byte chunk, and its length.
+#[inline]
+fn pri_prefix(pri: u8) -> ([u8; 16], usize) {
+    let mut out = *b"<000>1 \0\0\0\0\0\0\0\0\0";
+    let digits = usize::from(1 + u8::from(pri >= 10) + u8::from(pri >= 100));
+    let mut v = pri;
+    for i in (1..=digits).rev() {
+        if let Some(d) = out.get_mut(i) {
+            *d = b'0' + v % 10;
+        }
+        v /= 10;
+    }
+    if let Some(rest) = out.get_mut(digits + 1..digits + 5) {
+        rest.copy_from_slice(b">1 \0");
+    }
+    (out, digits + 4)
+}
+
+/// Bytes of all [`SD_VALUES`].
+const SD_VALUE_BYTES: usize = {
+    let mut total = 0;
+    let mut i = 0;
+    while i < SD_VALUES.len() {
+        total += SD_VALUES[i].len();
+        i += 1;
+    }
+    total
+};
+
+/// Appends `value` escaped for inside a PARAM-VALUE (`"`, `\\` and `]` get a backslash, RFC 5424
+/// §6.3.3) and the closing quote.
+fn push_param_value(out: &mut String, value: &str) {
+    for c in value.chars() {
+        if matches!(c, '"' | '\\' | ']') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
+impl Syslog5424 {
     /// The message: a short JSON object (pool text is JSON-safe, so no escaping is needed).
-    fn push_message(&self, m: &Line, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"level\":\"");
-        out.extend_from_slice(LEVELS.get(usize::from(m.level)).copied().unwrap_or("info").as_bytes());
-        out.extend_from_slice(b"\",\"event\":\"");
-        out.extend_from_slice(self.events.get(m.event).as_bytes());
-        out.extend_from_slice(b"\",\"request_id\":");
-        push_u64(out, m.request_id);
-        out.extend_from_slice(b",\"duration_ms\":");
-        push_u64(out, u64::from(m.duration_ms));
-        out.push(b'}');
+    fn write_message(&self, m: &Line, w: &mut SlackWriter<'_>) {
+        let (tail, len) = self.levels.tail(u32::from(m.level));
+        w.put_from(tail, len);
+        let (tail, len) = self.events.tail(m.event);
+        w.put_from(tail, len);
+        w.u64(m.request_id);
+        w.put_array(b",\"duration_ms\":");
+        w.u64(u64::from(m.duration_ms));
+        w.byte(b'}');
     }
 }
