@@ -273,21 +273,28 @@ pub fn fill_compressed<F: Format>(
             found
         }
         Sizing::EncodeOnce => {
+            // Members are encoded straight into the caller's buffer when the block is a prefix
+            // of what is encoded: it stands in for the scratch buffer for this block.
+            let direct = encodes_in_place(framing, out);
+            if direct {
+                std::mem::swap(out, &mut ws.scratch);
+            }
             begin_encode_once(framing, ws);
             let found = longest_prefix(budget, cap, |k| probe_encode_once(format, ws, rng, k, budget));
             encoded = ws.scratch.len();
-            if let Found::Prefix { members, size } = found {
+            if direct {
+                std::mem::swap(out, &mut ws.scratch);
+                let size = match found {
+                    Found::Prefix { size, .. } => size,
+                    Found::Nothing { .. } => 0,
+                };
+                out.truncate(size);
+            } else if let Found::Prefix { members, size } = found {
                 let (body, _) = encoded_extent(ws, members);
                 encoded += size - body;
-                if hand_over(framing, ws, out) {
-                    // The block is the scratch buffer's first `size` bytes: no copy.
-                    std::mem::swap(out, &mut ws.scratch);
-                    out.truncate(size);
-                } else {
-                    reserve_output(out, size, budget);
-                    let written = write_encoded_prefix(framing, ws, members, out);
-                    debug_assert_eq!(written, size);
-                }
+                reserve_output(out, size, budget);
+                let written = write_encoded_prefix(framing, ws, members, out);
+                debug_assert_eq!(written, size);
             }
             found
         }
@@ -303,13 +310,13 @@ pub fn fill_compressed<F: Format>(
     }
 }
 
-/// Encode-once: whether the block can be handed to the caller by swapping buffers instead of
-/// copied. It can when the framing adds nothing around the members (so the block is a prefix of
-/// the scratch buffer) and the caller's buffer is empty; the caller's buffer becomes the next
-/// scratch buffer. A caller that reuses its buffer, as every loop in payforge does, then passes
-/// buffers back and forth with the workspace, each of which stops growing once it has held the
-/// largest block, so the steady state still allocates nothing.
-fn hand_over<M>(framing: Framing, _ws: &Workspace<M>, out: &[u8]) -> bool {
+/// Encode-once: whether members can be encoded straight into the caller's buffer, which then
+/// stands in for the scratch buffer. They can when the framing adds nothing around the members,
+/// so the block is the first `size` bytes of what was encoded (no copy at the end), and the
+/// caller's buffer is empty. The caller's buffer grows to the block and the one member past it;
+/// a caller that reuses it (every loop in payforge does) then allocates nothing more, and the
+/// workspace's own scratch buffer, idle, is given back by [`crate::retention`].
+fn encodes_in_place(framing: Framing, out: &[u8]) -> bool {
     framing == Framing::Lines && out.is_empty()
 }
 
@@ -448,7 +455,7 @@ fn extend_encoded<F: Format>(
     let framing = format.framing();
     while ws.offsets.len() <= k {
         let index = ws.offsets.len() - 1;
-        let member = format.generate(rng);
+        let member = next_member(format, ws, rng);
         framing.open_member(index, &mut ws.scratch);
         format.encode_indexed(&member, &mut ws.dict, &mut ws.scratch);
         framing.close_member(&mut ws.scratch);
@@ -464,6 +471,21 @@ fn extend_encoded<F: Format>(
     }
     let (body, dict) = encoded_extent(ws, k);
     Ok(framing.framed_len(k, body, dict))
+}
+
+/// Encode-once: the next member of the stream. With [`Format::LOOKAHEAD`] the member after it
+/// is drawn now, prefetched, and kept in `ws.members` (which encode-once uses for nothing else)
+/// until the next call; the stream of members is the same.
+#[inline]
+fn next_member<F: Format>(format: &F, ws: &mut Workspace<F::Member>, rng: &mut BlockRng) -> F::Member {
+    if !F::LOOKAHEAD {
+        return format.generate(rng);
+    }
+    let member = ws.members.pop().unwrap_or_else(|| format.generate(rng));
+    let ahead = format.generate(rng);
+    format.prefetch(&ahead);
+    ws.members.push(ahead);
+    member
 }
 
 /// Encode-once: the body length and dictionary size of the first `k` encoded members (a body of

@@ -58,7 +58,7 @@ fn rewrite_larger(out: &mut Vec<u8>, start: usize, mut window: usize, write: &mu
 }
 
 /// Zeroes for opening small windows with one copy: `Vec::resize` fills byte by byte.
-static ZEROES: [u8; 4096] = [0; 4096];
+static ZEROES: [u8; 16 * 1024] = [0; 16 * 1024];
 
 /// Makes `out` `start + window` bytes long (it is `start` long), the new bytes zero.
 #[inline]

@@ -416,6 +416,24 @@ impl Format for DogStatsD {
         }
     }
 
+    const LOOKAHEAD: bool = true;
+
+    /// Reads one byte per cache line of the member's context text (a random one of thousands,
+    /// several MB in all), so the loads overlap with encoding the member before it.
+    #[inline]
+    fn prefetch(&self, member: &Datagram) {
+        let context = match member {
+            Datagram::Metric(m) => Some(m.context),
+            Datagram::Event(e) => e.tags,
+            Datagram::ServiceCheck(s) => s.tags,
+        };
+        if let Some(i) = context {
+            let text = self.pools.contexts.get(i).as_bytes();
+            let touched = text.iter().step_by(64).fold(0u8, |acc, &b| acc ^ b);
+            std::hint::black_box(touched);
+        }
+    }
+
     fn encode(&self, member: &Datagram, out: &mut Vec<u8>) {
         match member {
             Datagram::Metric(m) => self.encode_metric(m, out),

@@ -37,6 +37,7 @@ use crate::rng::BlockRng;
 use crate::setup::{self, SetupMemory};
 use pool::{Arena, push_random_str};
 use shape::{Shapes, SpanHead, SpanWriter, context_names};
+use crate::slack::{SlackWriter, write_member};
 use wire::key;
 
 /// The `trace-v04` format.
@@ -48,6 +49,8 @@ pub struct TraceV04 {
     /// Per context: the `type` pair.
     tails: Arena,
     min_member_len: usize,
+    /// The writer's window: this many bytes per span, plus this many (see [`trace_hint`]).
+    span_hint: (usize, usize),
 }
 
 impl Configured for TraceV04 {
@@ -101,7 +104,8 @@ impl Configured for TraceV04 {
         let spans = c.spans_per_trace.min() as usize;
         let min_member_len = msgpack_array_header_len(spans) + spans * span;
 
-        Ok(Self { shapes, heads, tails, min_member_len })
+        let span_hint = trace_hint(c, &shapes, &heads, &tails);
+        Ok(Self { shapes, heads, tails, min_member_len, span_hint })
     }
 
     fn estimate_setup(c: &Config, m: &mut SetupMemory) -> Result<()> {
@@ -139,6 +143,27 @@ fn head_bytes(c: &Config) -> u64 {
         + pool::str_bytes(c.resource_name_length.max())
 }
 
+/// The writer's window for a trace of `spans` spans: every span of average length but one of
+/// the longest, which traces stay under nearly always (a longer one is written again, larger).
+fn trace_hint(c: &Config, shapes: &Shapes, heads: &Arena, tails: &Arena) -> (usize, usize) {
+    let mean = |r: &crate::config::ConfRange| (r.min().saturating_add(r.max()).div_ceil(2)) as usize;
+    let ((key_max, value_max, metric_max), (key_mean, value_mean, metric_mean)) =
+        (shapes.longest_tag_strings(), shapes.mean_tag_strings());
+    let fixed = [key::SPAN_ID, key::PARENT_ID, key::START, key::DURATION, key::ERROR, key::META, key::METRICS];
+    let fixed = fixed.iter().map(|k| k.len()).sum::<usize>() + 5 * 9 + 1 + 2 * 5;
+    let context_max = (head_bytes(c) + tail_bytes(c)) as usize;
+    let context_mean = (heads.total_len() + tails.total_len()) / heads.len().max(1);
+    let longest = context_max
+        + fixed
+        + c.tags_per_span.max() as usize * (key_max + value_max)
+        + c.metrics_per_span.max() as usize * (metric_max + 9);
+    let average = context_mean
+        + fixed
+        + mean(&c.tags_per_span) * (key_mean + value_mean)
+        + mean(&c.metrics_per_span) * (metric_mean + 9);
+    (average, longest.saturating_sub(average))
+}
+
 /// Most bytes of one context's `type` pair.
 fn tail_bytes(c: &Config) -> u64 {
     key::TYPE.len() as u64 + pool::str_bytes(c.span_type_length.max())
@@ -166,66 +191,74 @@ impl Format for TraceV04 {
     fn encode(&self, m: &Trace, out: &mut Vec<u8>) {
         let head = self.heads.get(m.context());
         let tail = self.tails.get(m.context());
-        self.shapes.write(m, &mut V04Writer { head, tail, out });
+        let (per_span, extra) = self.span_hint;
+        let hint = per_span.saturating_mul(usize::from(m.spans()).max(1)).saturating_add(extra + 5);
+        write_member(out, hint, |w| self.shapes.write(m, &mut V04Writer { head, tail, w }));
     }
 }
 
 /// Writes spans as v0.4 maps, the context's pre-encoded fields copied in two slices.
-struct V04Writer<'a> {
+struct V04Writer<'a, 'w> {
     head: &'a [u8],
     tail: &'a [u8],
-    out: &'a mut Vec<u8>,
+    w: &'a mut SlackWriter<'w>,
 }
 
-impl SpanWriter for V04Writer<'_> {
+impl SpanWriter for V04Writer<'_, '_> {
     #[inline]
     fn trace(&mut self, spans: usize) {
-        write_msgpack_array_header(spans, self.out);
+        if spans < 16 {
+            self.w.byte(0x90 | spans as u8);
+        } else {
+            let mut header = Vec::new();
+            write_msgpack_array_header(spans, &mut header);
+            self.w.put(&header);
+        }
     }
 
     #[inline]
     fn span(&mut self, s: &SpanHead) {
-        let out = &mut *self.out;
-        out.extend_from_slice(self.head);
-        wire::uint(out, s.trace_id);
-        out.extend_from_slice(key::SPAN_ID);
-        wire::uint(out, s.span_id);
-        out.extend_from_slice(key::PARENT_ID);
-        wire::uint(out, s.parent_id);
-        out.extend_from_slice(key::START);
-        wire::sint(out, s.start);
-        out.extend_from_slice(key::DURATION);
-        wire::sint(out, s.duration);
-        out.extend_from_slice(key::ERROR);
-        out.push(u8::from(s.error));
+        let w = &mut *self.w;
+        w.put(self.head);
+        wire::slack::uint(w, s.trace_id);
+        w.put(key::SPAN_ID);
+        wire::slack::uint(w, s.span_id);
+        w.put(key::PARENT_ID);
+        wire::slack::uint(w, s.parent_id);
+        w.put(key::START);
+        wire::slack::sint(w, s.start);
+        w.put(key::DURATION);
+        wire::slack::sint(w, s.duration);
+        w.put(key::ERROR);
+        w.byte(u8::from(s.error));
     }
 
     #[inline]
     fn meta(&mut self, len: usize) {
-        self.out.extend_from_slice(key::META);
-        wire::map_len(self.out, len);
+        self.w.put(key::META);
+        wire::slack::map_len(self.w, len);
     }
 
     #[inline]
     fn meta_entry(&mut self, key: &[u8], value: &[u8]) {
-        self.out.extend_from_slice(key);
-        self.out.extend_from_slice(value);
+        self.w.put(key);
+        self.w.put(value);
     }
 
     #[inline]
     fn metrics(&mut self, len: usize) {
-        self.out.extend_from_slice(key::METRICS);
-        wire::map_len(self.out, len);
+        self.w.put(key::METRICS);
+        wire::slack::map_len(self.w, len);
     }
 
     #[inline]
     fn metric(&mut self, key: &[u8], value: f64) {
-        self.out.extend_from_slice(key);
-        wire::float(self.out, value);
+        self.w.put(key);
+        wire::slack::float(self.w, value);
     }
 
     #[inline]
     fn end_span(&mut self) {
-        self.out.extend_from_slice(self.tail);
+        self.w.put(self.tail);
     }
 }

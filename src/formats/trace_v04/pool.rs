@@ -114,6 +114,16 @@ impl Arena {
         self.bytes.get(start..end).unwrap_or_default()
     }
 
+    /// Bytes of all entries.
+    pub fn total_len(&self) -> usize {
+        self.ends.last().copied().unwrap_or(0) as usize
+    }
+
+    /// Length of the longest entry (0 when empty).
+    pub fn max_len(&self) -> usize {
+        (0..self.len()).map(|i| self.get(i).len()).max().unwrap_or(0)
+    }
+
     /// Length of the shortest entry (0 when empty).
     pub fn min_len(&self) -> usize {
         (0..self.len()).map(|i| self.get(i).len()).min().unwrap_or(0)

@@ -42,6 +42,11 @@ impl Trace {
     pub fn context(&self) -> usize {
         self.context as usize
     }
+
+    /// Number of spans.
+    pub fn spans(&self) -> u8 {
+        self.spans
+    }
 }
 
 /// The names of a context in the order setup draws them: service, operation, resource, span
@@ -106,11 +111,20 @@ impl Keys {
         (start, u64::from(stride))
     }
 
-    /// The `j`-th key of a walk: distinct for `j < len`.
+    /// The keys of a walk in order: the `j`-th is key `(start + j × stride) mod n`, distinct for
+    /// `j < n` (the stride is coprime to `n`), stepped by one addition instead of a division.
     #[inline]
-    fn get(&self, (start, stride): (u64, u64), j: usize) -> &[u8] {
+    fn iter(&self, (start, stride): (u64, u64)) -> impl Iterator<Item = &[u8]> {
         let n = self.names.len().max(1) as u64;
-        self.names.get(((start + j as u64 * stride) % n) as usize)
+        let mut at = start % n;
+        std::iter::repeat_with(move || {
+            let key = self.names.get(at as usize);
+            at += stride % n;
+            if at >= n {
+                at -= n;
+            }
+            key
+        })
     }
 }
 
@@ -195,6 +209,17 @@ impl Shapes {
         &self.config
     }
 
+    /// Longest encodings of a `meta` key, a `meta` value and a `metrics` key.
+    pub(crate) fn longest_tag_strings(&self) -> (usize, usize, usize) {
+        (self.tag_keys.names.max_len(), self.tag_values.max_len(), self.metric_keys.names.max_len())
+    }
+
+    /// Mean encoded lengths of a `meta` key, a `meta` value and a `metrics` key.
+    pub(crate) fn mean_tag_strings(&self) -> (usize, usize, usize) {
+        let mean = |a: &Arena| a.total_len() / a.len().max(1);
+        (mean(&self.tag_keys.names), mean(&self.tag_values), mean(&self.metric_keys.names))
+    }
+
     /// Shortest encodings of a `meta` key, a `meta` value and a `metrics` key.
     pub(crate) fn shortest_tag_strings(&self) -> (usize, usize, usize) {
         (self.tag_keys.names.min_len(), self.tag_values.min_len(), self.metric_keys.names.min_len())
@@ -274,14 +299,14 @@ impl Shapes {
         w.meta(n);
         let walk = self.tag_keys.walk(rng);
         let values = &self.tag_values;
-        for j in 0..n {
-            w.meta_entry(self.tag_keys.get(walk, j), values.get(rng.index(values.len())));
+        for key in self.tag_keys.iter(walk).take(n) {
+            w.meta_entry(key, values.get(rng.index(values.len())));
         }
         let n = self.config.metrics_per_span.sample_usize(rng).min(self.metric_keys.names.len());
         w.metrics(n);
         let walk = self.metric_keys.walk(rng);
-        for j in 0..n {
-            w.metric(self.metric_keys.get(walk, j), (rng.below(100_000_000) as f64) / 1_000.0);
+        for key in self.metric_keys.iter(walk).take(n) {
+            w.metric(key, (rng.below(100_000_000) as f64) / 1_000.0);
         }
     }
 }
