@@ -16,7 +16,7 @@
 //! truncated to what was written, so no slack byte is ever left behind.
 
 /// Spare bytes kept past the end of the hinted window, so the last piece's chunk copy fits.
-const SLACK: usize = 64;
+const SLACK: usize = 128;
 
 /// Appends one member to `out` by running `write` over a [`SlackWriter`] window of `hint` bytes
 /// (plus slack). A member longer than the window is written again into a window twice as large,
@@ -141,19 +141,41 @@ impl SlackWriter<'_> {
     }
 
     /// Appends the first `len` bytes of `tail` (a string followed by the rest of its arena).
-    /// A string of up to 64 bytes is copied as one 16-, 32- or 64-byte chunk when `tail` has the
-    /// bytes to read, the window the room (the bytes past `len` are overwritten later or cut
-    /// off); anything else is copied exactly.
+    /// A string of up to 32 bytes is copied as one 32-byte chunk, one of up to 128 bytes as one
+    /// 128-byte chunk, when `tail` has the bytes to read and the window the room (the bytes past
+    /// `len` are overwritten later or cut off); anything else is copied exactly. Two chunk sizes,
+    /// not more, so the branch on the length is predictable.
     #[inline]
     pub fn put_from(&mut self, tail: &[u8], len: usize) {
-        let done = match len {
-            0..=16 => self.chunk::<16>(tail, len),
-            17..=32 => self.chunk::<32>(tail, len),
-            33..=64 => self.chunk::<64>(tail, len),
-            _ => false,
-        };
+        let done = if len <= 32 { self.chunk::<32>(tail, len) } else { len <= 128 && self.chunk::<128>(tail, len) };
         if !done {
             self.put(tail.get(..len).unwrap_or(tail));
+        }
+    }
+
+    /// Lets `fill` write the next `N` bytes in place (a timestamp, a fixed-width field) and
+    /// moves past them.
+    #[inline]
+    pub fn fill_with<const N: usize>(&mut self, fill: impl FnOnce(&mut [u8; N])) {
+        match self.buf.get_mut(self.pos..self.pos + N).and_then(|s| <&mut [u8; N]>::try_from(s).ok()) {
+            Some(window) => {
+                fill(window);
+                self.pos += N;
+            }
+            None => self.overflow = true,
+        }
+    }
+
+    /// Appends `marker` and then `bytes` (a msgpack value: a marker and its big-endian payload).
+    #[inline]
+    pub fn marked<const N: usize>(&mut self, marker: u8, bytes: [u8; N]) {
+        match self.buf.get_mut(self.pos..self.pos + 1 + N).and_then(<[u8]>::split_first_mut) {
+            Some((first, rest)) => {
+                *first = marker;
+                rest.copy_from_slice(&bytes);
+                self.pos += 1 + N;
+            }
+            None => self.overflow = true,
         }
     }
 

@@ -337,24 +337,36 @@ fn rfc3339_date(days: i64) -> [u8; 10] {
     date
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for milliseconds since the Unix epoch, with the date taken from
-/// `date_of(days)`. Instants outside years 0000..=9999 are clamped into that range.
+/// Writes `YYYY-MM-DDTHH:MM:SS.mmmZ` for milliseconds since the Unix epoch into `buf`, with the
+/// date taken from `date_of(days)`. Instants outside years 0000..=9999 are clamped into that
+/// range. Every byte is written in place, so the caller can hand its output window.
 #[inline]
-fn rfc3339_millis(epoch_ms: i64, date_of: impl FnOnce(i64) -> [u8; 10]) -> [u8; 24] {
+fn write_rfc3339_millis(buf: &mut [u8; 24], epoch_ms: i64, date_of: impl FnOnce(i64) -> [u8; 10]) {
     let ms = epoch_ms.clamp(MIN_RFC3339_MS, MAX_RFC3339_MS);
     let days = ms.div_euclid(MS_PER_DAY);
     // Milliseconds of the day fit in u32, so the clock is u32 arithmetic.
     let of_day = ms.rem_euclid(MS_PER_DAY) as u32;
     let (sod, millis) = (of_day / 1000, of_day % 1000);
-    let mut buf = *b"0000-00-00T00:00:00.000Z";
     if let Some(d) = buf.get_mut(..10) {
         d.copy_from_slice(&date_of(days));
     }
-    put_2(&mut buf, 11, sod / 3600);
-    put_2(&mut buf, 14, sod / 60 % 60);
-    put_2(&mut buf, 17, sod % 60);
+    buf[10] = b'T';
+    put_2(buf, 11, sod / 3600);
+    buf[13] = b':';
+    put_2(buf, 14, sod / 60 % 60);
+    buf[16] = b':';
+    put_2(buf, 17, sod % 60);
+    buf[19] = b'.';
     buf[20] = b'0' + (millis / 100) as u8;
-    put_2(&mut buf, 21, millis);
+    put_2(buf, 21, millis);
+    buf[23] = b'Z';
+}
+
+/// [`write_rfc3339_millis`] into a new array.
+#[inline]
+fn rfc3339_millis(epoch_ms: i64, date_of: impl FnOnce(i64) -> [u8; 10]) -> [u8; 24] {
+    let mut buf = [0u8; 24];
+    write_rfc3339_millis(&mut buf, epoch_ms, date_of);
     buf
 }
 
@@ -408,13 +420,21 @@ impl Rfc3339Days {
     /// computes its date).
     #[inline]
     pub fn format(&self, epoch_ms: i64) -> [u8; 24] {
-        rfc3339_millis(epoch_ms, |days| {
+        let mut buf = [0u8; 24];
+        self.write(&mut buf, epoch_ms);
+        buf
+    }
+
+    /// [`Rfc3339Days::format`], written into `buf` in place.
+    #[inline]
+    pub fn write(&self, buf: &mut [u8; 24], epoch_ms: i64) {
+        write_rfc3339_millis(buf, epoch_ms, |days| {
             usize::try_from(days - self.first_day)
                 .ok()
                 .and_then(|i| self.dates.get(i))
                 .copied()
                 .unwrap_or_else(|| rfc3339_date(days))
-        })
+        });
     }
 }
 

@@ -89,8 +89,9 @@ pub struct Line {
     app_name: u32,
     procid: u32,
     msgid: u32,
-    sd_id: Option<u32>,
-    sd_params: [(u32, u8); 8],
+    /// Handles into the SD-ID pool (8 entries) and the name (16) and value pools: a byte each.
+    sd_id: Option<u8>,
+    sd_params: [(u8, u8); 8],
     sd_param_count: u8,
     level: u8,
     event: u32,
@@ -142,8 +143,8 @@ impl Configured for Syslog5424 {
         let app_names = pool(c.app_names, &c.app_name_length, ALNUM_LOWER, "syslog5424 app-names")?;
         let procids = pool(c.procids, &c.procid_length, b"0123456789", "syslog5424 procids")?;
         let msgids = pool(c.msgids, &c.msgid_length, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", "syslog5424 msgids")?;
-        let sd_ids = pool(8, &SD_ID_LENGTH, ALNUM_LOWER, "syslog5424 SD-IDs")?;
-        let sd_names = pool(16, &SD_NAME_LENGTH, ALNUM_LOWER, "syslog5424 SD names")?;
+        let sd_ids = pool(SD_IDS, &SD_ID_LENGTH, ALNUM_LOWER, "syslog5424 SD-IDs")?;
+        let sd_names = pool(SD_NAMES, &SD_NAME_LENGTH, ALNUM_LOWER, "syslog5424 SD names")?;
         let events = pool(c.events, &EVENT_LENGTH, b"abcdefghijklmnopqrstuvwxyz_", "syslog5424 events")?;
         let mut sd_values = StrPool::with_capacity(2 * SD_VALUE_BYTES, SD_VALUES.len(), 2 * SD_VALUE_BYTES, "syslog5424 SD values")?;
         for v in SD_VALUES {
@@ -203,8 +204,8 @@ impl Configured for Syslog5424 {
             vec![key("syslog5424.msgids", c.msgids), key("syslog5424.msgid_length", c.msgid_length)]
         });
         pool("event pool", c.events, &EVENT_LENGTH, &|| vec![key("syslog5424.events", c.events)]);
-        pool("structured-data pools", 8, &SD_ID_LENGTH, &Vec::new);
-        pool("structured-data pools", 16, &SD_NAME_LENGTH, &Vec::new);
+        pool("structured-data pools", SD_IDS, &SD_ID_LENGTH, &Vec::new);
+        pool("structured-data pools", SD_NAMES, &SD_NAME_LENGTH, &Vec::new);
         // Escaping at most doubles a value; the levels' message prefixes are short.
         let sd_values = 2 * SD_VALUE_BYTES as u64 + 256;
         m.add("structured-data pools", sd_values + setup::array_of::<u32>(2 * SD_VALUES.len() as u64), Vec::new);
@@ -219,6 +220,10 @@ const SD_ID_LENGTH: ConfRange = ConfRange::inclusive(4, 12);
 const SD_NAME_LENGTH: ConfRange = ConfRange::inclusive(2, 10);
 const EVENT_LENGTH: ConfRange = ConfRange::inclusive(4, 14);
 const _: () = assert!(SD_ID_LENGTH.max() <= MAX_SD_NAME && SD_NAME_LENGTH.max() <= MAX_SD_NAME);
+/// Entries of the SD-ID and SD name pools: small enough for a byte handle.
+const SD_IDS: u64 = 8;
+const SD_NAMES: u64 = 16;
+const _: () = assert!(SD_IDS <= 256 && SD_NAMES <= 256 && SD_VALUES.len() <= 256);
 
 impl Config {
     /// Checks every field, naming the first invalid one (`syslog5424.<key>`) and its value.
@@ -285,14 +290,14 @@ impl Format for Syslog5424 {
         let app_name = self.app_names.pick(rng);
         let procid = self.procids.pick(rng);
         let msgid = self.msgids.pick(rng);
-        let mut sd_params = [(0u32, 0u8); 8];
+        let mut sd_params = [(0u8, 0u8); 8];
         let mut sd_param_count = 0;
         let sd_id = if rng.chance(self.config.structured_data_probability) {
             sd_param_count = self.config.structured_data_params.sample(rng).min(8) as u8;
             for slot in sd_params.iter_mut().take(usize::from(sd_param_count)) {
-                *slot = (self.sd_names.pick(rng), self.sd_values.pick(rng) as u8);
+                *slot = (self.sd_names.pick(rng) as u8, self.sd_values.pick(rng) as u8);
             }
-            Some(self.sd_ids.pick(rng))
+            Some(self.sd_ids.pick(rng) as u8)
         } else {
             None
         };
@@ -321,8 +326,8 @@ impl Format for Syslog5424 {
 impl Syslog5424 {
     fn write_line(&self, m: &Line, w: &mut SlackWriter<'_>) {
         let (pri, len) = pri_prefix(m.pri);
-        w.put_from(&pri, len);
-        w.put_array(&self.days.format(m.timestamp_ms));
+        w.put_from(pri, len);
+        w.fill_with(|buf| self.days.write(buf, m.timestamp_ms));
         for (pool, handle) in
             [(&self.hostnames, m.hostname), (&self.app_names, m.app_name), (&self.procids, m.procid), (&self.msgids, m.msgid)]
         {
@@ -333,10 +338,10 @@ impl Syslog5424 {
             None => w.put_array(b" - "),
             Some(id) => {
                 w.byte(b' ');
-                let (tail, len) = self.sd_ids.tail(id);
+                let (tail, len) = self.sd_ids.tail(u32::from(id));
                 w.put_from(tail, len);
                 for &(name, value) in m.sd_params.iter().take(usize::from(m.sd_param_count)) {
-                    let (tail, len) = self.sd_names.tail(name);
+                    let (tail, len) = self.sd_names.tail(u32::from(name));
                     w.put_from(tail, len);
                     let (tail, len) = self.sd_values.tail(u32::from(value));
                     w.put_from(tail, len);
@@ -348,22 +353,35 @@ impl Syslog5424 {
     }
 }
 
-/// `<PRI>1 ` in a 16-byte chunk, and its length.
-#[inline]
-fn pri_prefix(pri: u8) -> ([u8; 16], usize) {
-    let mut out = *b"<000>1 \0\0\0\0\0\0\0\0\0";
-    let digits = usize::from(1 + u8::from(pri >= 10) + u8::from(pri >= 100));
-    let mut v = pri;
-    for i in (1..=digits).rev() {
-        if let Some(d) = out.get_mut(i) {
-            *d = b'0' + v % 10;
+/// `<PRI>1 ` for every PRI (0..=191), each in 8 bytes of one table.
+const PRI_PREFIXES: [u8; 192 * 8] = {
+    let mut table = [0u8; 192 * 8];
+    let mut pri = 0;
+    while pri < 192 {
+        let at = pri * 8;
+        let digits = if pri >= 100 { 3 } else if pri >= 10 { 2 } else { 1 };
+        table[at] = b'<';
+        let mut v = pri;
+        let mut i = digits;
+        while i > 0 {
+            table[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            i -= 1;
         }
-        v /= 10;
+        table[at + digits + 1] = b'>';
+        table[at + digits + 2] = b'1';
+        table[at + digits + 3] = b' ';
+        pri += 1;
     }
-    if let Some(rest) = out.get_mut(digits + 1..digits + 5) {
-        rest.copy_from_slice(b">1 \0");
-    }
-    (out, digits + 4)
+    table
+};
+
+/// `<PRI>1 ` as the rest of [`PRI_PREFIXES`] from its entry, and its length.
+#[inline]
+fn pri_prefix(pri: u8) -> (&'static [u8], usize) {
+    let pri = usize::from(pri.min(191));
+    let len = 4 + 1 + usize::from(pri >= 10) + usize::from(pri >= 100);
+    (PRI_PREFIXES.get(pri * 8..).unwrap_or_default(), len)
 }
 
 /// Bytes of all [`SD_VALUES`].

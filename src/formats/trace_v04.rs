@@ -35,7 +35,7 @@ use crate::format::{Configured, Format, SampleRendering};
 use crate::framing::{Framing, msgpack_array_header_len, write_msgpack_array_header};
 use crate::rng::BlockRng;
 use crate::setup::{self, SetupMemory};
-use pool::{Arena, push_random_str};
+use pool::{Arena, Piece, push_random_str};
 use shape::{Shapes, SpanHead, SpanWriter, context_names};
 use crate::slack::{SlackWriter, write_member};
 use wire::key;
@@ -189,8 +189,8 @@ impl Format for TraceV04 {
     }
 
     fn encode(&self, m: &Trace, out: &mut Vec<u8>) {
-        let head = self.heads.get(m.context());
-        let tail = self.tails.get(m.context());
+        let head = self.heads.piece(m.context());
+        let tail = self.tails.piece(m.context());
         let (per_span, extra) = self.span_hint;
         let hint = per_span.saturating_mul(usize::from(m.spans()).max(1)).saturating_add(extra + 5);
         write_member(out, hint, |w| self.shapes.write(m, &mut V04Writer { head, tail, w }));
@@ -199,8 +199,8 @@ impl Format for TraceV04 {
 
 /// Writes spans as v0.4 maps, the context's pre-encoded fields copied in two slices.
 struct V04Writer<'a, 'w> {
-    head: &'a [u8],
-    tail: &'a [u8],
+    head: Piece<'a>,
+    tail: Piece<'a>,
     w: &'a mut SlackWriter<'w>,
 }
 
@@ -219,7 +219,8 @@ impl SpanWriter for V04Writer<'_, '_> {
     #[inline]
     fn span(&mut self, s: &SpanHead) {
         let w = &mut *self.w;
-        w.put(self.head);
+        let (tail, len) = self.head.tail();
+        w.put_from(tail, len);
         wire::slack::uint(w, s.trace_id);
         w.put(key::SPAN_ID);
         wire::slack::uint(w, s.span_id);
@@ -240,9 +241,11 @@ impl SpanWriter for V04Writer<'_, '_> {
     }
 
     #[inline]
-    fn meta_entry(&mut self, key: &[u8], value: &[u8]) {
-        self.w.put(key);
-        self.w.put(value);
+    fn meta_entry(&mut self, key: Piece<'_>, value: Piece<'_>) {
+        let (tail, len) = key.tail();
+        self.w.put_from(tail, len);
+        let (tail, len) = value.tail();
+        self.w.put_from(tail, len);
     }
 
     #[inline]
@@ -252,13 +255,15 @@ impl SpanWriter for V04Writer<'_, '_> {
     }
 
     #[inline]
-    fn metric(&mut self, key: &[u8], value: f64) {
-        self.w.put(key);
+    fn metric(&mut self, key: Piece<'_>, value: f64) {
+        let (tail, len) = key.tail();
+        self.w.put_from(tail, len);
         wire::slack::float(self.w, value);
     }
 
     #[inline]
     fn end_span(&mut self) {
-        self.w.put(self.tail);
+        let (tail, len) = self.tail.tail();
+        self.w.put_from(tail, len);
     }
 }

@@ -39,7 +39,7 @@ use crate::format::{Configured, Format, SampleRendering};
 use crate::framing::{Framing, msgpack_array_header_len, write_msgpack_array_header};
 use crate::rng::BlockRng;
 
-use super::trace_v04::pool::{Arena, push_random_str, str_bytes};
+use super::trace_v04::pool::{Arena, Piece, push_random_str, str_bytes};
 use super::trace_v04::shape::{Shapes, SpanHead, SpanWriter, context_names};
 use super::trace_v04::wire;
 use crate::setup::{self, SetupMemory};
@@ -207,9 +207,9 @@ impl SpanWriter for V05Writer<'_> {
     }
 
     #[inline]
-    fn meta_entry(&mut self, key: &[u8], value: &[u8]) {
-        let key = self.dict.intern_msgpack(key);
-        let value = self.dict.intern_msgpack(value);
+    fn meta_entry(&mut self, key: Piece<'_>, value: Piece<'_>) {
+        let key = self.dict.intern_msgpack(key.bytes());
+        let value = self.dict.intern_msgpack(value.bytes());
         wire::uint(self.out, u64::from(key));
         wire::uint(self.out, u64::from(value));
     }
@@ -220,8 +220,8 @@ impl SpanWriter for V05Writer<'_> {
     }
 
     #[inline]
-    fn metric(&mut self, key: &[u8], value: f64) {
-        let key = self.dict.intern_msgpack(key);
+    fn metric(&mut self, key: Piece<'_>, value: f64) {
+        let key = self.dict.intern_msgpack(key.bytes());
         wire::uint(self.out, u64::from(key));
         wire::float(self.out, value);
     }

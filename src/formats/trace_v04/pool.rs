@@ -114,6 +114,25 @@ impl Arena {
         self.bytes.get(start..end).unwrap_or_default()
     }
 
+    /// Entry `i` as the bytes from its start to the end of the arena, with its length: what
+    /// [`crate::slack::SlackWriter::put_from`] copies in fixed-size chunks.
+    #[inline]
+    pub fn tail(&self, i: usize) -> (&[u8], usize) {
+        let end = self.ends.get(i).copied().unwrap_or(0) as usize;
+        let start = match i.checked_sub(1) {
+            Some(p) => self.ends.get(p).copied().unwrap_or(0) as usize,
+            None => 0,
+        };
+        (self.bytes.get(start..).unwrap_or_default(), end.saturating_sub(start))
+    }
+
+    /// Entry `i` as a [`Piece`].
+    #[inline]
+    pub fn piece(&self, i: usize) -> Piece<'_> {
+        let (tail, len) = self.tail(i);
+        Piece { tail, len }
+    }
+
     /// Bytes of all entries.
     pub fn total_len(&self) -> usize {
         self.ends.last().copied().unwrap_or(0) as usize
@@ -127,6 +146,29 @@ impl Arena {
     /// Length of the shortest entry (0 when empty).
     pub fn min_len(&self) -> usize {
         (0..self.len()).map(|i| self.get(i).len()).min().unwrap_or(0)
+    }
+}
+
+/// An arena entry as its writers want it: the bytes from its start to the end of its arena and
+/// its length, so a writer can copy it as a fixed-size chunk ([`Piece::tail`]) or look it up
+/// exactly ([`Piece::bytes`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Piece<'a> {
+    tail: &'a [u8],
+    len: usize,
+}
+
+impl<'a> Piece<'a> {
+    /// The entry's bytes.
+    #[inline]
+    pub fn bytes(self) -> &'a [u8] {
+        self.tail.get(..self.len).unwrap_or(self.tail)
+    }
+
+    /// The bytes from the entry's start to the end of its arena, and the entry's length.
+    #[inline]
+    pub fn tail(self) -> (&'a [u8], usize) {
+        (self.tail, self.len)
     }
 }
 

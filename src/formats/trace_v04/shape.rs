@@ -13,7 +13,7 @@ use crate::rng::{BlockRng, mix64};
 use crate::setup::{self, SetupMemory};
 
 use super::config::{Config, field_of};
-use super::pool::{self, ALNUM, Arena, KEY_CHARS, LETTERS, RESOURCE_CHARS, coprime_strides, distinct_pool};
+use super::pool::{self, ALNUM, Arena, KEY_CHARS, LETTERS, Piece, RESOURCE_CHARS, coprime_strides, distinct_pool};
 
 /// Root spans start in 2024 or 2025 (nanoseconds since the Unix epoch).
 const START_MIN_NS: u64 = 1_704_067_200_000_000_000;
@@ -81,11 +81,11 @@ pub(crate) trait SpanWriter {
     /// The `meta` map, of `len` entries, starts.
     fn meta(&mut self, len: usize);
     /// One `meta` entry.
-    fn meta_entry(&mut self, key: &[u8], value: &[u8]);
+    fn meta_entry(&mut self, key: Piece<'_>, value: Piece<'_>);
     /// The `metrics` map, of `len` entries, starts.
     fn metrics(&mut self, len: usize);
     /// One `metrics` entry.
-    fn metric(&mut self, key: &[u8], value: f64);
+    fn metric(&mut self, key: Piece<'_>, value: f64);
     /// The span ends (its `type` comes last).
     fn end_span(&mut self);
 }
@@ -114,11 +114,11 @@ impl Keys {
     /// The keys of a walk in order: the `j`-th is key `(start + j × stride) mod n`, distinct for
     /// `j < n` (the stride is coprime to `n`), stepped by one addition instead of a division.
     #[inline]
-    fn iter(&self, (start, stride): (u64, u64)) -> impl Iterator<Item = &[u8]> {
+    fn iter(&self, (start, stride): (u64, u64)) -> impl Iterator<Item = Piece<'_>> {
         let n = self.names.len().max(1) as u64;
         let mut at = start % n;
         std::iter::repeat_with(move || {
-            let key = self.names.get(at as usize);
+            let key = self.names.piece(at as usize);
             at += stride % n;
             if at >= n {
                 at -= n;
@@ -300,7 +300,7 @@ impl Shapes {
         let walk = self.tag_keys.walk(rng);
         let values = &self.tag_values;
         for key in self.tag_keys.iter(walk).take(n) {
-            w.meta_entry(key, values.get(rng.index(values.len())));
+            w.meta_entry(key, values.piece(rng.index(values.len())));
         }
         let n = self.config.metrics_per_span.sample_usize(rng).min(self.metric_keys.names.len());
         w.metrics(n);

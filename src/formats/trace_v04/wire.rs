@@ -68,19 +68,14 @@ pub fn float(out: &mut Vec<u8>, v: f64) {
 pub mod slack {
     use crate::slack::SlackWriter;
 
-    /// A marker followed by `N` big-endian bytes, copied as one 16-byte chunk.
-    #[inline]
+    /// A marker followed by `N` big-endian bytes.
+    #[inline(always)]
     fn marked<const N: usize>(w: &mut SlackWriter<'_>, marker: u8, be: [u8; N]) {
-        let mut chunk = [0u8; 16];
-        chunk[0] = marker;
-        if let Some(dst) = chunk.get_mut(1..1 + N) {
-            dst.copy_from_slice(&be);
-        }
-        w.put_from(&chunk, 1 + N);
+        w.marked(marker, be);
     }
 
     /// An unsigned integer in its smallest msgpack form (as `rmp::encode::write_uint`).
-    #[inline]
+    #[inline(always)]
     pub fn uint(w: &mut SlackWriter<'_>, v: u64) {
         if v < 128 {
             w.byte(v as u8);
