@@ -27,7 +27,8 @@ use crate::format::{Configured, Format};
 use crate::framing::Framing;
 use crate::rng::BlockRng;
 use crate::setup::SetupMemory;
-use crate::text::{StrPool, push_f64, push_i64, push_u64};
+use crate::slack::{SlackWriter, write_member};
+use crate::text::StrPool;
 
 use pools::{MAX_EVENT_TEXT, Pools, cumulative, pick_weighted};
 
@@ -215,27 +216,42 @@ fn maybe_from(rng: &mut BlockRng, pool: &StrPool) -> Option<u32> {
 
 /// Appends `|<key><value>` for a present value.
 #[inline]
-fn push_field(out: &mut Vec<u8>, key: &[u8], value: Option<&[u8]>) {
+fn put_field(w: &mut SlackWriter<'_>, key: &[u8], value: Option<&[u8]>) {
     if let Some(v) = value {
-        out.extend_from_slice(key);
-        out.extend_from_slice(v);
+        w.put(key);
+        w.put(v);
     }
 }
 
 /// Appends `|<key><number>` for a present number.
 #[inline]
-fn push_number_field(out: &mut Vec<u8>, key: &[u8], value: Option<u32>) {
+fn put_number_field(w: &mut SlackWriter<'_>, key: &[u8], value: Option<u32>) {
     if let Some(v) = value {
-        out.extend_from_slice(key);
-        push_u64(out, u64::from(v));
+        w.put(key);
+        w.u64(u64::from(v));
     }
 }
+
+/// Prefetches every cache line of entry `handle` of `pool`.
+#[inline]
+fn prefetch_entry(pool: &StrPool, handle: Option<u32>) {
+    if let Some(h) = handle {
+        let (tail, len) = pool.tail(h);
+        crate::slack::prefetch(tail.get(..len).unwrap_or(tail));
+    }
+}
+
+/// Room for everything of a datagram but its long strings: type, rate, the short fields.
+const FIELDS_HINT: usize = 160;
+/// Room for one value of a metric: a sign, 17 significant digits, a point and an exponent.
+const VALUE_HINT: usize = 26;
 
 impl DogStatsD {
     /// The text of context `i`, split into its name and its joined tags (`|#…` or empty).
     #[inline]
     fn context(&self, i: u32) -> (&[u8], &[u8]) {
-        let text = self.pools.contexts.get(i).as_bytes();
+        let (tail, len) = self.pools.contexts.tail(i);
+        let text = tail.get(..len).unwrap_or_default();
         let name_len = self.pools.context_meta.get(i as usize).map_or(0, |c| usize::from(c.name_len));
         text.split_at_checked(name_len).unwrap_or((text, b""))
     }
@@ -309,16 +325,21 @@ impl DogStatsD {
     }
 
     /// Appends the values of a metric, each preceded by `:`, from its seed.
-    fn push_values(&self, m: &Metric, out: &mut Vec<u8>) {
+    fn put_values(&self, m: &Metric, w: &mut SlackWriter<'_>) {
         let mut rng = BlockRng::for_block(m.value_seed, 0);
         for _ in 0..m.values {
-            out.push(b':');
+            w.byte(b':');
             if rng.chance(self.float_probability) {
                 let (lo, hi) = self.float_range;
-                push_f64(out, lo + rng.unit_f64() * (hi - lo));
+                let v = lo + rng.unit_f64() * (hi - lo);
+                if v.is_finite() {
+                    w.put(ryu::Buffer::new().format_finite(v).as_bytes());
+                } else {
+                    w.byte(b'0');
+                }
             } else {
                 let (lo, hi) = self.int_range;
-                push_i64(out, (rng.inclusive(lo, hi) ^ 1 << 63) as i64);
+                w.i64((rng.inclusive(lo, hi) ^ 1 << 63) as i64);
             }
         }
     }
@@ -326,54 +347,67 @@ impl DogStatsD {
     fn encode_metric(&self, m: &Metric, out: &mut Vec<u8>) {
         let (name, tags) = self.context(m.context);
         let ty = self.pools.context_meta.get(m.context as usize).map_or(MetricType::Count, |c| c.ty);
-        out.extend_from_slice(name);
-        self.push_values(m, out);
-        out.extend_from_slice(ty.field());
-        if let Some(n) = m.rate {
-            out.extend_from_slice(b"|@");
-            if n <= 1 {
-                out.push(b'1');
-            } else {
-                push_f64(out, 1.0 / f64::from(n));
+        let hint = name.len() + tags.len() + usize::from(m.values) * VALUE_HINT + FIELDS_HINT;
+        write_member(out, hint, |w| {
+            w.put(name);
+            self.put_values(m, w);
+            w.put(ty.field());
+            if let Some(n) = m.rate {
+                w.put(b"|@");
+                if n <= 1 {
+                    w.byte(b'1');
+                } else {
+                    w.put(ryu::Buffer::new().format_finite(1.0 / f64::from(n)).as_bytes());
+                }
             }
-        }
-        out.extend_from_slice(tags);
-        let pools = &self.pools;
-        push_field(out, b"|c:", m.container.map(|h| pools.container_ids.get(h).as_bytes()));
-        push_field(out, b"|e:", m.external.map(|h| pools.external_data.get(h).as_bytes()));
-        push_field(out, b"|card:", m.cardinality.map(|h| pools.cardinality.get(h).as_bytes()));
-        push_number_field(out, b"|T", m.timestamp);
+            w.put(tags);
+            let pools = &self.pools;
+            put_field(w, b"|c:", m.container.map(|h| pools.container_ids.get(h).as_bytes()));
+            put_field(w, b"|e:", m.external.map(|h| pools.external_data.get(h).as_bytes()));
+            put_field(w, b"|card:", m.cardinality.map(|h| pools.cardinality.get(h).as_bytes()));
+            put_number_field(w, b"|T", m.timestamp);
+        });
     }
 
     fn encode_event(&self, e: &Event, out: &mut Vec<u8>) {
         let (title, text) = (self.prose(e.title), self.prose(e.text));
-        out.extend_from_slice(b"_e{");
-        push_u64(out, title.len() as u64);
-        out.push(b',');
-        push_u64(out, text.len() as u64);
-        out.extend_from_slice(b"}:");
-        out.extend_from_slice(title);
-        out.push(b'|');
-        out.extend_from_slice(text);
-        let small = |h: Option<u32>| h.map(|h| self.pools.small.get(h).as_bytes());
-        push_number_field(out, b"|d:", e.timestamp);
-        push_field(out, b"|h:", small(e.hostname));
-        push_field(out, b"|p:", e.priority.and_then(|p| PRIORITIES.get(usize::from(p)).copied()));
-        push_field(out, b"|t:", e.alert.and_then(|a| ALERTS.get(usize::from(a)).copied()));
-        push_field(out, b"|k:", small(e.aggregation_key));
-        push_field(out, b"|s:", small(e.source_type));
-        out.extend_from_slice(self.tags_of(e.tags).unwrap_or_default());
+        let tags = self.tags_of(e.tags).unwrap_or_default();
+        let hint = title.len() + text.len() + tags.len() + FIELDS_HINT;
+        write_member(out, hint, |w| {
+            w.put(b"_e{");
+            w.u64(title.len() as u64);
+            w.byte(b',');
+            w.u64(text.len() as u64);
+            w.put(b"}:");
+            w.put(title);
+            w.byte(b'|');
+            w.put(text);
+            let small = |h: Option<u32>| h.map(|h| self.pools.small.get(h).as_bytes());
+            put_number_field(w, b"|d:", e.timestamp);
+            put_field(w, b"|h:", small(e.hostname));
+            put_field(w, b"|p:", e.priority.and_then(|p| PRIORITIES.get(usize::from(p)).copied()));
+            put_field(w, b"|t:", e.alert.and_then(|a| ALERTS.get(usize::from(a)).copied()));
+            put_field(w, b"|k:", small(e.aggregation_key));
+            put_field(w, b"|s:", small(e.source_type));
+            w.put(tags);
+        });
     }
 
     fn encode_service_check(&self, s: &ServiceCheck, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"_sc|");
-        out.extend_from_slice(self.pools.service_checks.get(s.name).as_bytes());
-        out.push(b'|');
-        out.push(b'0' + s.status.min(3));
-        push_number_field(out, b"|d:", s.timestamp);
-        push_field(out, b"|h:", s.hostname.map(|h| self.pools.small.get(h).as_bytes()));
-        out.extend_from_slice(self.tags_of(s.tags).unwrap_or_default());
-        push_field(out, b"|m:", s.message.map(|h| self.pools.messages.get(h).as_bytes()));
+        let name = self.pools.service_checks.get(s.name).as_bytes();
+        let tags = self.tags_of(s.tags).unwrap_or_default();
+        let message = s.message.map(|h| self.pools.messages.get(h).as_bytes());
+        let hint = name.len() + tags.len() + message.map_or(0, <[u8]>::len) + FIELDS_HINT;
+        write_member(out, hint, |w| {
+            w.put(b"_sc|");
+            w.put(name);
+            w.byte(b'|');
+            w.byte(b'0' + s.status.min(3));
+            put_number_field(w, b"|d:", s.timestamp);
+            put_field(w, b"|h:", s.hostname.map(|h| self.pools.small.get(h).as_bytes()));
+            w.put(tags);
+            put_field(w, b"|m:", message);
+        });
     }
 }
 
@@ -418,20 +452,22 @@ impl Format for DogStatsD {
 
     const LOOKAHEAD: bool = true;
 
-    /// Reads one byte per cache line of the member's context text (a random one of thousands,
-    /// several MB in all), so the loads overlap with encoding the member before it.
+    /// Starts loading the member's context text (a random one of thousands, several MB in all)
+    /// and, for a service check, its name and message, so the loads overlap with encoding the
+    /// member before it.
     #[inline]
     fn prefetch(&self, member: &Datagram) {
+        let pools = &self.pools;
         let context = match member {
             Datagram::Metric(m) => Some(m.context),
             Datagram::Event(e) => e.tags,
-            Datagram::ServiceCheck(s) => s.tags,
+            Datagram::ServiceCheck(s) => {
+                prefetch_entry(&pools.service_checks, Some(s.name));
+                prefetch_entry(&pools.messages, s.message);
+                s.tags
+            }
         };
-        if let Some(i) = context {
-            let text = self.pools.contexts.get(i).as_bytes();
-            let touched = text.iter().step_by(64).fold(0u8, |acc, &b| acc ^ b);
-            std::hint::black_box(touched);
-        }
+        prefetch_entry(&pools.contexts, context);
     }
 
     fn encode(&self, member: &Datagram, out: &mut Vec<u8>) {
