@@ -27,8 +27,7 @@ use crate::format::{Configured, Format};
 use crate::framing::Framing;
 use crate::rng::BlockRng;
 use crate::setup::SetupMemory;
-use crate::slack::{SlackWriter, write_member};
-use crate::text::StrPool;
+use crate::text::{StrPool, push_f64, push_i64, push_u64};
 
 use pools::{MAX_EVENT_TEXT, Pools, cumulative, pick_weighted};
 
@@ -216,19 +215,19 @@ fn maybe_from(rng: &mut BlockRng, pool: &StrPool) -> Option<u32> {
 
 /// Appends `|<key><value>` for a present value.
 #[inline]
-fn put_field(w: &mut SlackWriter<'_>, key: &[u8], value: Option<&[u8]>) {
+fn push_field(out: &mut Vec<u8>, key: &[u8], value: Option<&[u8]>) {
     if let Some(v) = value {
-        w.put(key);
-        w.put(v);
+        out.extend_from_slice(key);
+        out.extend_from_slice(v);
     }
 }
 
 /// Appends `|<key><number>` for a present number.
 #[inline]
-fn put_number_field(w: &mut SlackWriter<'_>, key: &[u8], value: Option<u32>) {
+fn push_number_field(out: &mut Vec<u8>, key: &[u8], value: Option<u32>) {
     if let Some(v) = value {
-        w.put(key);
-        w.u64(u64::from(v));
+        out.extend_from_slice(key);
+        push_u64(out, u64::from(v));
     }
 }
 
@@ -240,11 +239,6 @@ fn prefetch_entry(pool: &StrPool, handle: Option<u32>) {
         crate::slack::prefetch(tail.get(..len).unwrap_or(tail));
     }
 }
-
-/// Room for everything of a datagram but its long strings: type, rate, the short fields.
-const FIELDS_HINT: usize = 160;
-/// Room for one value of a metric: a sign, 17 significant digits, a point and an exponent.
-const VALUE_HINT: usize = 26;
 
 impl DogStatsD {
     /// The text of context `i`, split into its name and its joined tags (`|#…` or empty).
@@ -325,21 +319,16 @@ impl DogStatsD {
     }
 
     /// Appends the values of a metric, each preceded by `:`, from its seed.
-    fn put_values(&self, m: &Metric, w: &mut SlackWriter<'_>) {
+    fn push_values(&self, m: &Metric, out: &mut Vec<u8>) {
         let mut rng = BlockRng::for_block(m.value_seed, 0);
         for _ in 0..m.values {
-            w.byte(b':');
+            out.push(b':');
             if rng.chance(self.float_probability) {
                 let (lo, hi) = self.float_range;
-                let v = lo + rng.unit_f64() * (hi - lo);
-                if v.is_finite() {
-                    w.put(ryu::Buffer::new().format_finite(v).as_bytes());
-                } else {
-                    w.byte(b'0');
-                }
+                push_f64(out, lo + rng.unit_f64() * (hi - lo));
             } else {
                 let (lo, hi) = self.int_range;
-                w.i64((rng.inclusive(lo, hi) ^ 1 << 63) as i64);
+                push_i64(out, (rng.inclusive(lo, hi) ^ 1 << 63) as i64);
             }
         }
     }
@@ -347,67 +336,54 @@ impl DogStatsD {
     fn encode_metric(&self, m: &Metric, out: &mut Vec<u8>) {
         let (name, tags) = self.context(m.context);
         let ty = self.pools.context_meta.get(m.context as usize).map_or(MetricType::Count, |c| c.ty);
-        let hint = name.len() + tags.len() + usize::from(m.values) * VALUE_HINT + FIELDS_HINT;
-        write_member(out, hint, |w| {
-            w.put(name);
-            self.put_values(m, w);
-            w.put(ty.field());
-            if let Some(n) = m.rate {
-                w.put(b"|@");
-                if n <= 1 {
-                    w.byte(b'1');
-                } else {
-                    w.put(ryu::Buffer::new().format_finite(1.0 / f64::from(n)).as_bytes());
-                }
+        out.extend_from_slice(name);
+        self.push_values(m, out);
+        out.extend_from_slice(ty.field());
+        if let Some(n) = m.rate {
+            out.extend_from_slice(b"|@");
+            if n <= 1 {
+                out.push(b'1');
+            } else {
+                push_f64(out, 1.0 / f64::from(n));
             }
-            w.put(tags);
-            let pools = &self.pools;
-            put_field(w, b"|c:", m.container.map(|h| pools.container_ids.get(h).as_bytes()));
-            put_field(w, b"|e:", m.external.map(|h| pools.external_data.get(h).as_bytes()));
-            put_field(w, b"|card:", m.cardinality.map(|h| pools.cardinality.get(h).as_bytes()));
-            put_number_field(w, b"|T", m.timestamp);
-        });
+        }
+        out.extend_from_slice(tags);
+        let pools = &self.pools;
+        push_field(out, b"|c:", m.container.map(|h| pools.container_ids.get(h).as_bytes()));
+        push_field(out, b"|e:", m.external.map(|h| pools.external_data.get(h).as_bytes()));
+        push_field(out, b"|card:", m.cardinality.map(|h| pools.cardinality.get(h).as_bytes()));
+        push_number_field(out, b"|T", m.timestamp);
     }
 
     fn encode_event(&self, e: &Event, out: &mut Vec<u8>) {
         let (title, text) = (self.prose(e.title), self.prose(e.text));
-        let tags = self.tags_of(e.tags).unwrap_or_default();
-        let hint = title.len() + text.len() + tags.len() + FIELDS_HINT;
-        write_member(out, hint, |w| {
-            w.put(b"_e{");
-            w.u64(title.len() as u64);
-            w.byte(b',');
-            w.u64(text.len() as u64);
-            w.put(b"}:");
-            w.put(title);
-            w.byte(b'|');
-            w.put(text);
-            let small = |h: Option<u32>| h.map(|h| self.pools.small.get(h).as_bytes());
-            put_number_field(w, b"|d:", e.timestamp);
-            put_field(w, b"|h:", small(e.hostname));
-            put_field(w, b"|p:", e.priority.and_then(|p| PRIORITIES.get(usize::from(p)).copied()));
-            put_field(w, b"|t:", e.alert.and_then(|a| ALERTS.get(usize::from(a)).copied()));
-            put_field(w, b"|k:", small(e.aggregation_key));
-            put_field(w, b"|s:", small(e.source_type));
-            w.put(tags);
-        });
+        out.extend_from_slice(b"_e{");
+        push_u64(out, title.len() as u64);
+        out.push(b',');
+        push_u64(out, text.len() as u64);
+        out.extend_from_slice(b"}:");
+        out.extend_from_slice(title);
+        out.push(b'|');
+        out.extend_from_slice(text);
+        let small = |h: Option<u32>| h.map(|h| self.pools.small.get(h).as_bytes());
+        push_number_field(out, b"|d:", e.timestamp);
+        push_field(out, b"|h:", small(e.hostname));
+        push_field(out, b"|p:", e.priority.and_then(|p| PRIORITIES.get(usize::from(p)).copied()));
+        push_field(out, b"|t:", e.alert.and_then(|a| ALERTS.get(usize::from(a)).copied()));
+        push_field(out, b"|k:", small(e.aggregation_key));
+        push_field(out, b"|s:", small(e.source_type));
+        out.extend_from_slice(self.tags_of(e.tags).unwrap_or_default());
     }
 
     fn encode_service_check(&self, s: &ServiceCheck, out: &mut Vec<u8>) {
-        let name = self.pools.service_checks.get(s.name).as_bytes();
-        let tags = self.tags_of(s.tags).unwrap_or_default();
-        let message = s.message.map(|h| self.pools.messages.get(h).as_bytes());
-        let hint = name.len() + tags.len() + message.map_or(0, <[u8]>::len) + FIELDS_HINT;
-        write_member(out, hint, |w| {
-            w.put(b"_sc|");
-            w.put(name);
-            w.byte(b'|');
-            w.byte(b'0' + s.status.min(3));
-            put_number_field(w, b"|d:", s.timestamp);
-            put_field(w, b"|h:", s.hostname.map(|h| self.pools.small.get(h).as_bytes()));
-            w.put(tags);
-            put_field(w, b"|m:", message);
-        });
+        out.extend_from_slice(b"_sc|");
+        out.extend_from_slice(self.pools.service_checks.get(s.name).as_bytes());
+        out.push(b'|');
+        out.push(b'0' + s.status.min(3));
+        push_number_field(out, b"|d:", s.timestamp);
+        push_field(out, b"|h:", s.hostname.map(|h| self.pools.small.get(h).as_bytes()));
+        out.extend_from_slice(self.tags_of(s.tags).unwrap_or_default());
+        push_field(out, b"|m:", s.message.map(|h| self.pools.messages.get(h).as_bytes()));
     }
 }
 
