@@ -92,7 +92,7 @@ pub mod slack {
 
     /// A signed integer in its smallest msgpack form (as `rmp::encode::write_sint`: a
     /// non-negative value takes the unsigned forms).
-    #[inline]
+    #[inline(always)]
     pub fn sint(w: &mut SlackWriter<'_>, v: i64) {
         if v >= 0 {
             uint(w, v as u64);
@@ -110,7 +110,7 @@ pub mod slack {
     }
 
     /// A map header for `len` entries.
-    #[inline]
+    #[inline(always)]
     pub fn map_len(w: &mut SlackWriter<'_>, len: usize) {
         if len < 16 {
             w.byte(0x80 | len as u8);
@@ -122,7 +122,7 @@ pub mod slack {
     }
 
     /// A float64.
-    #[inline]
+    #[inline(always)]
     pub fn float(w: &mut SlackWriter<'_>, v: f64) {
         marked(w, 0xcb, v.to_bits().to_be_bytes());
     }
