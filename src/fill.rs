@@ -9,7 +9,10 @@
 //!   largest fitting encoding is kept, so the block is never encoded again.
 //! * encode-once: each member is generated and encoded once, framed, into a scratch buffer with
 //!   its end offset; a probe reads `size(k)` from the offsets, and encoding stops at the first
-//!   member that cannot fit.
+//!   member that cannot fit. With [`Framing::Lines`] the block is a prefix of what was encoded,
+//!   so when the caller's buffer is empty it serves as the scratch buffer and the block is
+//!   never copied. A format with [`Format::LOOKAHEAD`] has each member drawn one step ahead and
+//!   prefetched ([`Format::prefetch`]) while the one before is encoded.
 //!
 //! # Blocks with a dictionary
 //!
