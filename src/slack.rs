@@ -323,7 +323,8 @@ mod tests {
 
     #[test]
     fn writes_equal_plain_vec_writes_and_leave_no_slack() {
-        let arena = b"alpha-beta-gamma-delta-epsilon-zeta-eta-theta-iota-kappa-lambda-mu-nu-xi-omicron-pi-rho-sigma-tau";
+        let arena =
+            b"alpha-beta-gamma-delta-epsilon-zeta-eta-theta-iota-kappa-lambda-mu-nu-xi-omicron-pi-rho-sigma-tau";
         let cases = [(0usize, 5usize), (6, 4), (0, 0), (11, 33), (0, 64), (40, 30), (70, 2), (0, 65), (85, 8)];
         let mut plain = b"prefix:".to_vec();
         for &(start, len) in &cases {

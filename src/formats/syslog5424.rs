@@ -146,7 +146,8 @@ impl Configured for Syslog5424 {
         let sd_ids = pool(SD_IDS, &SD_ID_LENGTH, ALNUM_LOWER, "syslog5424 SD-IDs")?;
         let sd_names = pool(SD_NAMES, &SD_NAME_LENGTH, ALNUM_LOWER, "syslog5424 SD names")?;
         let events = pool(c.events, &EVENT_LENGTH, b"abcdefghijklmnopqrstuvwxyz_", "syslog5424 events")?;
-        let mut sd_values = StrPool::with_capacity(2 * SD_VALUE_BYTES, SD_VALUES.len(), 2 * SD_VALUE_BYTES, "syslog5424 SD values")?;
+        let mut sd_values =
+            StrPool::with_capacity(2 * SD_VALUE_BYTES, SD_VALUES.len(), 2 * SD_VALUE_BYTES, "syslog5424 SD values")?;
         for v in SD_VALUES {
             sd_values.push_with(2 * v.len() + 3, |t| push_param_value(t, v))?;
         }
@@ -210,7 +211,9 @@ impl Configured for Syslog5424 {
         let sd_values = 2 * SD_VALUE_BYTES as u64 + 256;
         m.add("structured-data pools", sd_values + setup::array_of::<u32>(2 * SD_VALUES.len() as u64), Vec::new);
         let (lo, hi) = (c.timestamp_ms.min() as i64, c.timestamp_ms.max() as i64);
-        m.add("timestamp dates", Rfc3339Days::table_bytes(lo, hi), &|| vec![key("syslog5424.timestamp_ms", c.timestamp_ms)]);
+        m.add("timestamp dates", Rfc3339Days::table_bytes(lo, hi), || {
+            vec![key("syslog5424.timestamp_ms", c.timestamp_ms)]
+        });
         Ok(())
     }
 }
@@ -328,9 +331,12 @@ impl Syslog5424 {
         let (pri, len) = pri_prefix(m.pri);
         w.put_from(pri, len);
         w.fill_with(|buf| self.days.write(buf, m.timestamp_ms));
-        for (pool, handle) in
-            [(&self.hostnames, m.hostname), (&self.app_names, m.app_name), (&self.procids, m.procid), (&self.msgids, m.msgid)]
-        {
+        for (pool, handle) in [
+            (&self.hostnames, m.hostname),
+            (&self.app_names, m.app_name),
+            (&self.procids, m.procid),
+            (&self.msgids, m.msgid),
+        ] {
             let (tail, len) = pool.tail(handle);
             w.put_from(tail, len);
         }
@@ -359,7 +365,13 @@ const PRI_PREFIXES: [u8; 192 * 8] = {
     let mut pri = 0;
     while pri < 192 {
         let at = pri * 8;
-        let digits = if pri >= 100 { 3 } else if pri >= 10 { 2 } else { 1 };
+        let digits = if pri >= 100 {
+            3
+        } else if pri >= 10 {
+            2
+        } else {
+            1
+        };
         table[at] = b'<';
         let mut v = pri;
         let mut i = digits;

@@ -35,9 +35,9 @@ use crate::format::{Configured, Format, SampleRendering};
 use crate::framing::{Framing, msgpack_array_header_len, write_msgpack_array_header};
 use crate::rng::BlockRng;
 use crate::setup::{self, SetupMemory};
+use crate::slack::{SlackWriter, write_member};
 use pool::{Arena, Piece, push_random_str};
 use shape::{Shapes, SpanHead, SpanWriter, context_names};
-use crate::slack::{SlackWriter, write_member};
 use wire::key;
 
 /// The `trace-v04` format.
