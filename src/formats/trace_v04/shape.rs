@@ -112,14 +112,16 @@ impl Keys {
     }
 
     /// The keys of a walk in order: the `j`-th is key `(start + j × stride) mod n`, distinct for
-    /// `j < n` (the stride is coprime to `n`), stepped by one addition instead of a division.
+    /// `j < n` (the stride is coprime to `n`), stepped by one addition instead of a division:
+    /// [`Keys::walk`] draws `start` and `stride` below `n` (a stride of 1 for `n = 1`).
     #[inline]
     fn iter(&self, (start, stride): (u64, u64)) -> impl Iterator<Item = Piece<'_>> {
         let n = self.names.len().max(1) as u64;
-        let mut at = start % n;
+        debug_assert!(start < n && (stride < n || n == 1));
+        let mut at = start;
         std::iter::repeat_with(move || {
             let key = self.names.piece(at as usize);
-            at += stride % n;
+            at += stride;
             if at >= n {
                 at -= n;
             }
