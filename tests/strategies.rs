@@ -62,21 +62,28 @@ fn check_format<F: Configured>(config: &F::Config, seed: u64, index: u64, budget
     let want = reference(&F::from_config(config, seed).unwrap(), seed, index, budget);
     for strategy in Strategy::ALL {
         let mut generator = Generator::new(F::from_config(config, seed).unwrap(), strategy);
-        // Two blocks through the same generator: the reuse strategies must not leak state.
-        for _ in 0..2 {
-            let mut out = b"prefix".to_vec();
+        // Two blocks through the same generator: the reuse strategies must not leak state. Once
+        // appended after a prefix, once into an empty buffer (which newline-framed encode-once
+        // blocks are encoded in, in place).
+        for prefix in [&b"prefix"[..], b"", b"prefix", b""] {
+            let mut out = prefix.to_vec();
             let got = generator.fill(&mut BlockRng::for_block(seed, index), budget, &mut out);
             match (&want, got) {
                 (Some((members, block)), Ok(filled)) => {
                     prop_assert!(filled.bytes <= budget, "{strategy}: {} > {budget}", filled.bytes);
                     prop_assert_eq!(filled.members, *members, "{}: member count", strategy);
                     prop_assert_eq!(filled.bytes, block.len());
-                    prop_assert!(&out[6..] == block.as_slice(), "{}: bytes differ from the reference", strategy);
+                    prop_assert!(out.starts_with(prefix), "{}: the prefix was not kept", strategy);
+                    prop_assert!(
+                        &out[prefix.len()..] == block.as_slice(),
+                        "{}: bytes differ from the reference",
+                        strategy
+                    );
                     prop_assert!(filled.encoded >= filled.bytes);
                 }
                 (None, Err(Error::BudgetTooSmall { needed, smallest, .. })) => {
                     prop_assert!(needed > budget && smallest <= needed);
-                    prop_assert_eq!(out.as_slice(), b"prefix", "nothing may be appended on error");
+                    prop_assert_eq!(out.as_slice(), prefix, "nothing may be appended on error");
                 }
                 (want, got) => prop_assert!(false, "{strategy}: reference {:?} vs {got:?}", want.as_ref().map(|w| w.0)),
             }
