@@ -5,9 +5,10 @@
 //! Why: a member is dozens of short pieces (pool strings, literals, digits). Through
 //! `Vec::extend_from_slice` each piece costs a capacity check and, for a length only known at run
 //! time, a call into `memcpy`; profiles of every format showed those calls as the largest single
-//! cost after the data itself. Here [`write_member`] resizes the vector once per member to a window of
-//! `hint + SLACK` bytes, and a short string is copied as a whole 16- or 32-byte chunk taken from
-//! its arena (the bytes past its end are overwritten by the next piece or cut off at the end).
+//! cost after the data itself. Here [`write_member`] resizes the vector once per member to a
+//! window of `hint + SLACK` bytes, and a short string is copied as a whole 32- or 128-byte chunk
+//! taken from its arena (the bytes past its end are overwritten by the next piece or cut off at
+//! the end).
 //! The output is byte for byte what the `Vec` calls wrote; only the number of calls changes.
 //!
 //! Everything is safe code with one bounds check per piece: a piece that does not fit marks the
@@ -57,7 +58,7 @@ fn rewrite_larger(out: &mut Vec<u8>, start: usize, mut window: usize, write: &mu
     }
 }
 
-/// Zeroes for opening small windows with one copy: `Vec::resize` fills byte by byte.
+/// Zeroes for opening a window of up to 16 KiB with one copy; larger windows are resized.
 static ZEROES: [u8; 16 * 1024] = [0; 16 * 1024];
 
 /// Makes `out` `start + window` bytes long (it is `start` long), the new bytes zero.
