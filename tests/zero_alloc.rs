@@ -22,9 +22,21 @@ const MEASURED: u64 = 100;
 #[test]
 fn reuse_strategies_allocate_nothing_per_block() {
     let mut failures = Vec::new();
-    for &kind in payforge::Registry::builtin().specs() {
-        let text = std::fs::read_to_string(format!("payload-fixtures/{}/config.yaml", kind.name())).unwrap();
-        let config = kind.parse_config(&text, kind.name().as_ref()).unwrap();
+    let registry = payforge::Registry::builtin();
+    let mut configs: Vec<_> = registry
+        .specs()
+        .iter()
+        .map(|&kind| {
+            let text = std::fs::read_to_string(format!("payload-fixtures/{}/config.yaml", kind.name())).unwrap();
+            (kind, kind.parse_config(&text, kind.name().as_ref()).unwrap())
+        })
+        .collect();
+    // Traces of 16 spans and more take a 3-byte array header, written on another path.
+    let big = registry
+        .parse_config("trace-v04", "spans_per_trace: {inclusive: {min: 16, max: 40}}\n", "big traces".as_ref())
+        .unwrap();
+    configs.push((big.spec(), big));
+    for (kind, config) in configs {
         let cells = [(Compression::None, 64 << 10), (Compression::None, 1 << 20), (Compression::Gzip(6), 16 << 10)];
         for strategy in [Strategy::REUSE_ENCODE_ONCE, Strategy::REUSE_REENCODE] {
             for (compression, budget) in cells {
