@@ -239,7 +239,7 @@ pub fn write_msgpack_array_header(n: usize, out: &mut Vec<u8>) {
 /// Writes a minimal msgpack array header for `n` elements (saturating at `u32::MAX`) at the start
 /// of `dst` (at least 5 bytes) and returns its length.
 #[inline]
-fn put_array_header(n: usize, dst: &mut [u8]) -> usize {
+pub(crate) fn put_array_header(n: usize, dst: &mut [u8]) -> usize {
     let mut bytes = [0u8; 5];
     let len = if n < 16 {
         bytes[0] = 0x90 | n as u8;

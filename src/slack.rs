@@ -85,12 +85,6 @@ pub struct SlackWriter<'a> {
 }
 
 impl SlackWriter<'_> {
-    /// Bytes written so far.
-    #[inline]
-    pub fn written(&self) -> usize {
-        self.pos
-    }
-
     /// Appends one byte.
     #[inline]
     pub fn byte(&mut self, b: u8) {
@@ -227,7 +221,7 @@ pub fn prefetch(bytes: &[u8]) {
 }
 
 /// `"00" "01" ... "99"`: two decimal digits per lookup.
-pub(crate) const DIGIT_PAIRS: &[u8; 200] = b"\
+const DIGIT_PAIRS: &[u8; 200] = b"\
 0001020304050607080910111213141516171819\
 2021222324252627282930313233343536373839\
 4041424344454647484950515253545556575859\
@@ -256,10 +250,10 @@ pub(crate) const fn decimal_digits(v: u64) -> usize {
     if n == 0 { 1 } else { n }
 }
 
-/// Writes the two digits of `pair` (below 100) at `out[at..at + 2]`.
+/// Writes the two digits of `pair % 100` at `out[at..at + 2]` (nothing if that is out of range).
 #[inline]
-fn put_pair(out: &mut [u8; 20], at: usize, pair: u32) {
-    let i = pair as usize * 2;
+pub(crate) fn put_pair(out: &mut [u8], at: usize, pair: u32) {
+    let i = (pair % 100) as usize * 2;
     if let (Some(dst), Some(src)) = (out.get_mut(at..at + 2), DIGIT_PAIRS.get(i..i + 2)) {
         dst.copy_from_slice(src);
     }

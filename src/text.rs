@@ -8,7 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::rng::BlockRng;
-use crate::slack::DIGIT_PAIRS;
+use crate::slack::put_pair;
 
 /// Lower-case letters and digits: safe in every format's identifiers without escaping.
 pub const ALNUM_LOWER: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
@@ -200,20 +200,25 @@ impl StrPool {
     /// The string at `handle` (empty for an out-of-range handle).
     #[inline]
     pub fn get(&self, handle: u32) -> &str {
+        let (start, end) = self.bounds(handle);
+        self.text.get(start..end).unwrap_or("")
+    }
+
+    /// Where the string at `handle` starts and ends in the arena (`(0, 0)` when out of range).
+    #[inline]
+    fn bounds(&self, handle: u32) -> (usize, usize) {
         let i = handle as usize;
         let end = self.ends.get(i).copied().unwrap_or(0) as usize;
         let start = if i == 0 { 0 } else { self.ends.get(i - 1).copied().unwrap_or(0) as usize };
-        self.text.get(start..end).unwrap_or("")
+        (start.min(end), end)
     }
 
     /// The string at `handle` as the bytes from its start to the end of the arena, with its
     /// length: what [`crate::slack::SlackWriter::put_from`] copies in fixed-size chunks.
     #[inline]
     pub fn tail(&self, handle: u32) -> (&[u8], usize) {
-        let i = handle as usize;
-        let end = self.ends.get(i).copied().unwrap_or(0) as usize;
-        let start = if i == 0 { 0 } else { self.ends.get(i - 1).copied().unwrap_or(0) as usize };
-        (self.text.as_bytes().get(start..).unwrap_or_default(), end.saturating_sub(start))
+        let (start, end) = self.bounds(handle);
+        (self.text.as_bytes().get(start..).unwrap_or_default(), end - start)
     }
 
     /// A uniformly chosen handle (0 for an empty pool).
@@ -309,15 +314,6 @@ pub const fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-/// Writes `v % 100` as two digits at `buf[at..at + 2]`.
-#[inline]
-fn put_2(buf: &mut [u8; 24], at: usize, v: u32) {
-    let i = (v % 100) as usize * 2;
-    if let (Some(dst), Some(src)) = (buf.get_mut(at..at + 2), DIGIT_PAIRS.get(i..i + 2)) {
-        dst.copy_from_slice(src);
-    }
-}
-
 /// Earliest and latest instants RFC 3339 can write: 0000-01-01T00:00:00Z, 9999-12-31T23:59:59.999Z.
 const MIN_RFC3339_MS: i64 = -62_167_219_200_000;
 const MAX_RFC3339_MS: i64 = 253_402_300_799_999;
@@ -328,10 +324,10 @@ fn rfc3339_date(days: i64) -> [u8; 10] {
     let (year, month, day) = civil_from_days(days);
     let year = year.clamp(0, 9999) as u32;
     let mut buf = *b"0000-00-00T00:00:00.000Z";
-    put_2(&mut buf, 0, year / 100);
-    put_2(&mut buf, 2, year);
-    put_2(&mut buf, 5, month);
-    put_2(&mut buf, 8, day);
+    put_pair(&mut buf, 0, year / 100);
+    put_pair(&mut buf, 2, year);
+    put_pair(&mut buf, 5, month);
+    put_pair(&mut buf, 8, day);
     let mut date = [0u8; 10];
     date.copy_from_slice(buf.get(..10).unwrap_or(b"0000-00-00"));
     date
@@ -351,14 +347,14 @@ fn write_rfc3339_millis(buf: &mut [u8; 24], epoch_ms: i64, date_of: impl FnOnce(
         d.copy_from_slice(&date_of(days));
     }
     buf[10] = b'T';
-    put_2(buf, 11, sod / 3600);
+    put_pair(buf, 11, sod / 3600);
     buf[13] = b':';
-    put_2(buf, 14, sod / 60 % 60);
+    put_pair(buf, 14, sod / 60 % 60);
     buf[16] = b':';
-    put_2(buf, 17, sod % 60);
+    put_pair(buf, 17, sod % 60);
     buf[19] = b'.';
     buf[20] = b'0' + (millis / 100) as u8;
-    put_2(buf, 21, millis);
+    put_pair(buf, 21, millis);
     buf[23] = b'Z';
 }
 

@@ -32,7 +32,7 @@ pub use shape::Trace;
 
 use crate::error::Result;
 use crate::format::{Configured, Format, SampleRendering};
-use crate::framing::{Framing, msgpack_array_header_len};
+use crate::framing::{Framing, msgpack_array_header_len, put_array_header};
 use crate::rng::BlockRng;
 use crate::setup::{self, SetupMemory};
 use crate::slack::{SlackWriter, write_member};
@@ -207,13 +207,9 @@ struct V04Writer<'a, 'w> {
 impl SpanWriter for V04Writer<'_, '_> {
     #[inline]
     fn trace(&mut self, spans: usize) {
-        if spans < 16 {
-            self.w.byte(0x90 | spans as u8);
-        } else if spans < 65_536 {
-            self.w.marked(0xdc, (spans as u16).to_be_bytes());
-        } else {
-            self.w.marked(0xdd, u32::try_from(spans).unwrap_or(u32::MAX).to_be_bytes());
-        }
+        let mut header = [0u8; 32];
+        let len = put_array_header(spans, &mut header);
+        self.w.put_from(&header, len);
     }
 
     #[inline]

@@ -106,24 +106,27 @@ impl Arena {
     /// Entry `i` (empty when out of range).
     #[inline]
     pub fn get(&self, i: usize) -> &[u8] {
+        let (start, end) = self.bounds(i);
+        self.bytes.get(start..end).unwrap_or_default()
+    }
+
+    /// Where entry `i` starts and ends in the arena (`(0, 0)` when out of range).
+    #[inline]
+    fn bounds(&self, i: usize) -> (usize, usize) {
         let end = self.ends.get(i).copied().unwrap_or(0) as usize;
         let start = match i.checked_sub(1) {
             Some(p) => self.ends.get(p).copied().unwrap_or(0) as usize,
             None => 0,
         };
-        self.bytes.get(start..end).unwrap_or_default()
+        (start.min(end), end)
     }
 
     /// Entry `i` as the bytes from its start to the end of the arena, with its length: what
     /// [`crate::slack::SlackWriter::put_from`] copies in fixed-size chunks.
     #[inline]
     pub fn tail(&self, i: usize) -> (&[u8], usize) {
-        let end = self.ends.get(i).copied().unwrap_or(0) as usize;
-        let start = match i.checked_sub(1) {
-            Some(p) => self.ends.get(p).copied().unwrap_or(0) as usize,
-            None => 0,
-        };
-        (self.bytes.get(start..).unwrap_or_default(), end.saturating_sub(start))
+        let (start, end) = self.bounds(i);
+        (self.bytes.get(start..).unwrap_or_default(), end - start)
     }
 
     /// Entry `i` as a [`Piece`].
