@@ -9,7 +9,8 @@
 //!   largest fitting encoding is kept, so the block is never encoded again.
 //! * encode-once: each member is generated and encoded once, framed, into a scratch buffer with
 //!   its end offset; a probe reads `size(k)` from the offsets, and encoding stops at the first
-//!   member that cannot fit. With [`Framing::Lines`] the block is a prefix of what was encoded,
+//!   member that cannot fit. With [`Framing::Lines`] and [`Framing::Concatenated`] the block is a
+//!   prefix of what was encoded,
 //!   so when the caller's buffer is empty it serves as the scratch buffer and the block is
 //!   never copied. A format with [`Format::LOOKAHEAD`] has each member drawn one step ahead and
 //!   prefetched ([`Format::prefetch`]) while the one before is encoded.
@@ -320,7 +321,7 @@ pub fn fill_compressed<F: Format>(
 /// a caller that reuses it (every loop in payforge does) then allocates nothing more, and the
 /// workspace's own scratch buffer, idle, is given back by [`crate::retention`].
 fn encodes_in_place(framing: Framing, out: &[u8]) -> bool {
-    framing == Framing::Lines && out.is_empty()
+    matches!(framing, Framing::Lines | Framing::Concatenated) && out.is_empty()
 }
 
 /// Makes room for a `len`-byte block in the caller's buffer. When the block is at least 8/9 of

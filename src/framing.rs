@@ -10,6 +10,7 @@
 //! | [`Framing::JsonArray`] | `[` | `,` before every member but the first | `]` |
 //! | [`Framing::MsgpackArray`] | array header: 1, 3 or 5 bytes by `k` | member | none |
 //! | [`Framing::MsgpackDictionary`] | `[dictionary, members]`: 2-array, dictionary, array header | member | none |
+//! | [`Framing::Concatenated`] | none | member | none |
 //!
 //! The separator bytes are counted with the member they precede or follow, so the body of a
 //! `k`-member block is exactly the first `k` framed members, which lets the encode-once strategy
@@ -44,6 +45,10 @@ pub enum Framing {
     /// empty string first) and the array of members, which refer to strings by index
     /// (trace-agent v0.5). Members are encoded with [`crate::Format::encode_indexed`].
     MsgpackDictionary,
+    /// Members back to back with nothing around them: each member carries its own framing, as
+    /// an OTLP `Export*ServiceRequest` is the concatenation of its tagged, length-prefixed
+    /// `Resource*` entries.
+    Concatenated,
 }
 
 impl Framing {
@@ -59,7 +64,7 @@ impl Framing {
     #[inline]
     pub const fn header_len_with(self, k: usize, dict: DictSize) -> usize {
         match self {
-            Framing::Lines => 0,
+            Framing::Lines | Framing::Concatenated => 0,
             Framing::LengthPrefixedLines => 4,
             Framing::JsonArray => 1,
             Framing::MsgpackArray => msgpack_array_header_len(k),
@@ -143,7 +148,7 @@ impl Framing {
     pub fn header_bytes(self, k: usize, body: usize) -> ([u8; 8], usize) {
         let mut bytes = [0u8; 8];
         let len = match self {
-            Framing::Lines => 0,
+            Framing::Lines | Framing::Concatenated => 0,
             Framing::LengthPrefixedLines => {
                 let len = u32::try_from(body).unwrap_or(u32::MAX);
                 bytes[..4].copy_from_slice(&len.to_le_bytes());

@@ -4,12 +4,15 @@
 
 pub mod datadog_logs;
 pub mod dogstatsd;
+pub mod otlp;
 pub mod syslog5424;
 pub mod trace_v04;
 pub mod trace_v05;
 
 pub use datadog_logs::DatadogLogs;
 pub use dogstatsd::DogStatsD;
+pub use otlp::logs::OtlpLogs;
+pub use otlp::traces::OtlpTraces;
 pub use syslog5424::Syslog5424;
 pub use trace_v04::TraceV04;
 pub use trace_v05::TraceV05;

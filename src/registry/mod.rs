@@ -62,7 +62,8 @@ impl Registry {
         Self { specs: Vec::new(), selection: Arc::new(Selection::embedded()), deferred: None, max_setup_memory: None }
     }
 
-    /// The formats payforge ships: syslog5424, datadog-logs, dogstatsd, trace-v04 and trace-v05.
+    /// The formats payforge ships: syslog5424, datadog-logs, dogstatsd, trace-v04, trace-v05 and the
+    /// OTLP formats.
     pub fn builtin() -> Self {
         let mut registry = Self::empty();
         if let Err(e) = registry.register_builtin() {
@@ -74,12 +75,14 @@ impl Registry {
     /// The built-in formats, in the order reports list them. The registry knows the built-in
     /// formats; they do not know it.
     fn register_builtin(&mut self) -> Result<()> {
-        use crate::formats::{DatadogLogs, DogStatsD, Syslog5424, TraceV04, TraceV05};
+        use crate::formats::{DatadogLogs, DogStatsD, OtlpLogs, OtlpTraces, Syslog5424, TraceV04, TraceV05};
         self.register::<Syslog5424>()?
             .register::<DatadogLogs>()?
             .register::<DogStatsD>()?
             .register::<TraceV04>()?
-            .register::<TraceV05>()?;
+            .register::<TraceV05>()?
+            .register::<OtlpLogs>()?
+            .register::<OtlpTraces>()?;
         Ok(())
     }
 

@@ -8,6 +8,7 @@
 
 pub mod datadog_logs;
 pub mod dogstatsd;
+pub mod otlp;
 pub mod syslog5424;
 pub mod trace_v04;
 pub mod trace_v05;
@@ -66,6 +67,14 @@ pub fn check_block(config: &FormatConfig, block: &[u8]) -> Result<(), String> {
                 assert!(span.meta.len() as u64 <= c.tags_per_span.max());
                 assert!(span.metrics.len() as u64 <= c.metrics_per_span.max());
             }
+        }
+        "otlp-logs" => {
+            let c = config.get::<payforge::formats::OtlpLogs>().ok_or("not an otlp-logs config")?;
+            otlp::check_logs(block, (c.timestamp_ms.min(), c.timestamp_ms.max()));
+        }
+        "otlp-traces" => {
+            let c = config.get::<payforge::formats::OtlpTraces>().ok_or("not an otlp-traces config")?;
+            otlp::check_traces(block, (c.timestamp_ms.min(), c.timestamp_ms.max()));
         }
         other => return Err(format!("no strict grammar for format {other}: add one to tests/grammar/mod.rs")),
     }

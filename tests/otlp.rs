@@ -1,0 +1,191 @@
+//! The OTLP formats against the oracle: every block is walked strictly, decoded with prost and
+//! opentelemetry-proto, and checked field by field (`tests/grammar/otlp.rs`); blocks are the same
+//! under every strategy, fit their budget and fill it; lading's `opentelemetry_*` configs load.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod grammar;
+
+use grammar::otlp::{check_logs, check_traces};
+use payforge::formats::{OtlpLogs, OtlpTraces};
+use payforge::{BlockRng, ErrorKind, FormatConfig, Registry, Strategy};
+use proptest::prelude::*;
+
+const WINDOW: (u64, u64) = (1_767_225_600_000, 1_830_297_599_999);
+
+/// Block `index` of `seed` under every strategy (asserting they agree): bytes and members.
+fn block(config: &FormatConfig, seed: u64, index: u64, budget: usize) -> Option<(Vec<u8>, usize)> {
+    let mut first: Option<Option<(Vec<u8>, usize)>> = None;
+    for strategy in Strategy::ALL {
+        let mut source = config.build(seed, strategy).unwrap();
+        let got = match source.next_block(&mut BlockRng::for_block(seed, index), budget) {
+            Ok((bytes, filled)) => {
+                assert_eq!(bytes.len(), filled.bytes);
+                assert!(filled.bytes <= budget);
+                Some((bytes.to_vec(), filled.members))
+            }
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::Budget, "{e}");
+                None
+            }
+        };
+        match &first {
+            None => first = Some(got),
+            Some(f) => assert_eq!(f, &got, "{strategy} differs, seed {seed} budget {budget}"),
+        }
+    }
+    first.flatten()
+}
+
+#[test]
+fn logs_blocks_decode_and_hold_every_invariant() {
+    let config = FormatConfig::default_of::<OtlpLogs>();
+    let mut kinds = std::collections::BTreeSet::new();
+    let (mut records, mut traced, mut structured, mut severities) = (0, 0, 0, std::collections::BTreeSet::new());
+    for (i, budget) in [4096usize, 65_536, 1 << 20].into_iter().enumerate() {
+        for seed in [0u64, 42] {
+            let (bytes, members) = block(&config, seed, i as u64, budget).unwrap();
+            let s = check_logs(&bytes, WINDOW);
+            assert_eq!(s.resources, members, "one ResourceLogs per member");
+            if budget >= 65_536 {
+                assert!(bytes.len() as f64 >= 0.97 * budget as f64, "fill {} of {budget}", bytes.len());
+            }
+            records += s.records;
+            traced += s.traced;
+            structured += s.structured;
+            kinds.extend(s.kinds);
+            severities.extend(s.severities);
+        }
+    }
+    // Every AnyValue kind, every severity, part of the records traced, part structured.
+    let all = ["array", "bool", "bytes", "double", "int", "kvlist", "string"];
+    assert_eq!(kinds.into_iter().collect::<Vec<_>>(), all);
+    assert_eq!(severities.into_iter().collect::<Vec<_>>(), [1, 5, 9, 13, 17, 21]);
+    assert!(traced > records / 4 && traced < records * 3 / 4, "{traced} of {records} traced");
+    assert!(structured > records / 10 && structured < records * 3 / 10, "{structured} of {records} structured");
+}
+
+#[test]
+fn traces_walk_the_topology() {
+    let config = FormatConfig::default_of::<OtlpTraces>();
+    let (mut kinds, mut keys, mut services) = Default::default();
+    let (mut errors, mut events, mut links, mut spans, mut traces) = (0, 0, 0, 0, 0);
+    for (i, budget) in [4096usize, 65_536, 1 << 20].into_iter().enumerate() {
+        for seed in [0u64, 42] {
+            let (bytes, members) = block(&config, seed, i as u64, budget).unwrap();
+            let s = check_traces(&bytes, WINDOW);
+            assert_eq!(s.traces, members, "one trace per member");
+            spans += s.spans;
+            traces += s.traces;
+            errors += s.errors;
+            events += s.events;
+            links += s.links;
+            extend(&mut kinds, s.kinds);
+            extend(&mut keys, s.keys);
+            extend(&mut services, s.services);
+        }
+    }
+    fn extend<T: Ord>(a: &mut std::collections::BTreeSet<T>, b: std::collections::BTreeSet<T>) {
+        a.extend(b);
+    }
+    assert_eq!(kinds.into_iter().collect::<Vec<_>>(), [2, 3], "server and client spans");
+    for key in [
+        "http.request.method",
+        "http.route",
+        "http.response.status_code",
+        "rpc.system.name",
+        "rpc.method",
+        "rpc.response.status_code",
+        "db.system.name",
+        "db.operation.name",
+        "db.namespace",
+        "db.collection.name",
+        "db.query.text",
+    ] {
+        assert!(keys.contains(key), "{key} missing");
+    }
+    // Every service of the default topology shows up as a resource (databases via client spans
+    // only, so they never do).
+    for s in ["frontend-gateway", "product-service", "recommendation-service", "cart-service", "payment-service"] {
+        assert!(services.contains(s), "{s} missing");
+    }
+    assert!(spans > 5 * traces, "{spans} spans in {traces} traces");
+    assert!(errors > 0 && events > 0 && links > 0, "errors {errors}, events {events}, links {links}");
+}
+
+/// lading's CI fingerprint configs and the topology of its trace example, as `variant:`
+/// documents, load; and what they produce decodes.
+#[test]
+fn lading_configs_load() {
+    let registry = Registry::builtin();
+    let logs = "variant:\n  opentelemetry_logs: {}\n";
+    let traces = r#"
+variant:
+  opentelemetry_traces:
+    services:
+      - name: api-gateway
+        service_type: http
+        operations:
+          - id: get-users
+            method: GET
+            route: "/users/{id}"
+            suboperations:
+              - to: user-service/get-user
+      - name: user-service
+        service_type: grpc
+        grpc:
+          service: UserService
+        operations:
+          - id: get-user
+            method: GetUser
+            suboperations:
+              - to: postgres/select-users
+      - name: postgres
+        service_type: database
+        database:
+          system: postgresql
+          name: mydb
+        operations:
+          - id: select-users
+            table: users
+            query: "SELECT * FROM users WHERE id = $1"
+            suboperations: []
+"#;
+    let config = registry.parse_config("otlp-logs", logs, "otel_logs/lading.yaml".as_ref()).unwrap();
+    let (bytes, _) = block(&config, 1, 0, 1 << 20).unwrap();
+    let c = config.get::<OtlpLogs>().unwrap();
+    check_logs(&bytes, (c.timestamp_ms.min(), c.timestamp_ms.max()));
+    let config = registry.parse_config("otlp-traces", traces, "otel_traces/lading.yaml".as_ref()).unwrap();
+    let (bytes, members) = block(&config, 1, 0, 65_536).unwrap();
+    let s = check_traces(&bytes, WINDOW);
+    assert_eq!(s.traces, members);
+    // Each trace: gateway server, client to user-service, its server, client to postgres.
+    assert_eq!(s.spans, 4 * members);
+    assert_eq!(s.services.into_iter().collect::<Vec<_>>(), ["api-gateway", "user-service"]);
+    // A key lading does not have is named.
+    let bad = "variant:\n  opentelemetry_logs:\n    contexts:\n      total_context: {constant: 3}\n";
+    let err = registry.parse_config("otlp-logs", bad, "bad.yaml".as_ref()).unwrap_err().to_string();
+    assert!(err.contains("total_context"), "{err}");
+    // A topology error names the field.
+    let broken = traces.replace("postgres/select-users", "postgres/nope");
+    let err = registry
+        .parse_config("otlp-traces", &broken, "broken.yaml".as_ref())
+        .and_then(|c| c.build(0, Strategy::REUSE_ENCODE_ONCE).map(|_| ()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("suboperations[0].to") && err.contains("postgres/nope"), "{err}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Any budget: a block within it that decodes, the same under every strategy; or a budget
+    /// error when not even one member fits.
+    #[test]
+    fn any_budget_gives_a_valid_block(seed in any::<u64>(), budget in 0usize..200_000, traces in any::<bool>()) {
+        let config = if traces { FormatConfig::default_of::<OtlpTraces>() } else { FormatConfig::default_of::<OtlpLogs>() };
+        if let Some((bytes, members)) = block(&config, seed, 3, budget) {
+            let got = if traces { check_traces(&bytes, WINDOW).traces } else { check_logs(&bytes, WINDOW).resources };
+            prop_assert_eq!(got, members);
+        }
+    }
+}
