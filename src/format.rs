@@ -97,12 +97,7 @@ pub trait Format: Send + Sync {
 
     /// Smallest budget that could hold a one-member block.
     fn min_block_len(&self) -> usize {
-        let framing = self.framing();
-        let one = framing.block_len(1, self.min_member_len());
-        match framing {
-            Framing::Lines | Framing::LengthPrefixedLines => one + 1,
-            _ => one,
-        }
+        self.framing().one_member_block_len(self.min_member_len())
     }
 }
 

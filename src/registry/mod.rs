@@ -229,6 +229,7 @@ impl Registry {
     ///
     /// # Errors
     /// As [`Registry::get`] and [`FormatSpec::parse_config`].
+    #[cfg(feature = "config-files")]
     pub fn parse_config(&self, name: &str, text: &str, origin: &Path) -> Result<FormatConfig> {
         Ok(self.bind(self.get(name)?.parse_config(text, origin)?))
     }
@@ -240,7 +241,16 @@ impl Registry {
     pub fn config(&self, name: &str, path: Option<&Path>) -> Result<FormatConfig> {
         let spec = self.get(name)?;
         Ok(self.bind(match path {
+            #[cfg(feature = "config-files")]
             Some(path) => spec.load_config(path)?,
+            #[cfg(not(feature = "config-files"))]
+            Some(path) => {
+                return Err(Error::ConfigFile {
+                    path: path.to_path_buf(),
+                    reason: "this build of payforge reads no config files: enable its `config-files` cargo feature"
+                        .into(),
+                });
+            }
             None => spec.default_config(),
         }))
     }
