@@ -310,6 +310,9 @@ mod tests {
     #[test]
     #[cfg(feature = "config-files")]
     fn unknown_keys_are_named() {
+        let lading = "generator:\n  - http:\n      variant: syslog5424\nblackhole: []\n";
+        let err = from_yaml::<Demo>(lading, "exp.yaml".as_ref(), &["syslog5424"]).unwrap_err().to_string();
+        assert!(err.contains("lading experiment file") && err.contains("--lading-config"), "{err}");
         let err = from_yaml::<Demo>("ratee: 1", "cfg.yaml".as_ref(), &[]).unwrap_err().to_string();
         assert!(err.contains("ratee") && err.contains("cfg.yaml"), "{err}");
     }

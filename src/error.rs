@@ -97,7 +97,7 @@ pub enum Error {
         reason: String,
     },
     /// Setting up the format would need more memory than the ceiling allows: estimated from the
-    /// config before anything is allocated (see [`crate::setup`]).
+    /// config before anything is allocated (see [`crate::kit`]).
     #[error(
         "invalid config: {format} setup needs up to {needed} bytes ({needed_human}), above the setup-memory \
          ceiling of {ceiling} bytes ({ceiling_human}); {detail}; lower them, or raise the ceiling \

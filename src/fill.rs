@@ -89,7 +89,7 @@ pub struct Filled {
 /// and the best fitting encoding; encode-once keeps offsets and one scratch buffer. A reused
 /// workspace keeps spare capacity over the most each buffer has held, so blocks a little larger
 /// than any seen during warm-up do not reallocate (the steady state is allocation-free), and
-/// gives it back after a long run of much smaller blocks ([`crate::retention`]).
+/// gives it back after a long run of much smaller blocks ([`crate::SHRINK_WINDOW`]).
 #[derive(Debug)]
 pub struct Workspace<M> {
     members: Vec<M>,
@@ -302,8 +302,9 @@ pub fn fill_compressed<F: Format>(
                 let (body, _) = encoded_extent(ws, members);
                 encoded += size - body;
                 reserve_output(out, size, budget);
-                let written = write_encoded_prefix(framing, ws, members, out);
-                debug_assert_eq!(written, size);
+                // A custom framing whose lengths disagree with its writers writes another length:
+                // the check after the search reports it.
+                write_encoded_prefix(framing, ws, members, out);
             }
             found
         }

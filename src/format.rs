@@ -137,7 +137,7 @@ pub trait Configured: Format + Sized + 'static {
     /// Adds to `memory` an upper bound on the heap [`Configured::from_config`] allocates for
     /// `config` (pools, arenas, contexts and explicit lists alike), by part, each naming the
     /// config keys that drive it; computed from the config alone, before anything is allocated.
-    /// See [`crate::setup`].
+    /// See [`crate::kit`].
     ///
     /// # Errors
     /// [`crate::Error::Config`] for an invalid config (as [`Configured::from_config`] reports it),

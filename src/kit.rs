@@ -26,7 +26,7 @@
 pub use crate::config::{
     ConfRange, MinMax, RawRange, validate_count, validate_non_empty, validate_probability, validate_weights,
 };
-pub use crate::formats::trace_v04::pool::Arena;
+pub use crate::formats::trace_v04::pool::{Arena, Piece};
 pub use crate::framing::{msgpack_array_header_len, write_msgpack_array_header};
 pub use crate::setup::{
     MAX_ARENA_BYTES, Part, SetupMemory, array_of, grow_within, human, key, list_key, mul, refused, try_string, try_vec,

@@ -53,7 +53,7 @@
 //! | feature | adds | pulls in |
 //! |---|---|---|
 //! | `compression` | gzip and zstd budgets ([`Compression`]) | flate2, zstd |
-//! | `config-files` | YAML format configs ([`FormatSpec::load_config`], [`FormatConfig::parse`]) | serde_norway |
+//! | `config-files` | YAML format configs (`FormatSpec::load_config`, `FormatConfig::parse`) | serde_norway |
 //! | `measure` | the counting allocator (`measure`) | stats_alloc |
 //! | `calibrate` | strategy measurement and selection writing (`calibrate`) | `measure` |
 //! | `charts` | `calibrate`'s SVG chart | plotters |
@@ -105,13 +105,14 @@ mod slack;
 mod strategy;
 mod text;
 
+pub use bytes::Bytes;
 pub use cache::{Amount, BlockCache, BlockPlan, BlockSize, CacheHandle, Shard};
 #[cfg(feature = "compression")]
-pub use compress::Compressor;
+pub use compress::{Compressor, Packed};
 pub use compression::Compression;
 pub use dictionary::{DictSize, StringTable};
 pub use error::{Error, ErrorKind, Result};
-pub use fill::{Filled, MAX_BUDGET, Workspace, fill};
+pub use fill::{Filled, MAX_BUDGET, Workspace, fill, fill_compressed};
 pub use format::{Configured, Format, SampleRendering};
 pub use framing::{CustomFraming, Framing};
 pub use generator::{BlockSource, Generator};

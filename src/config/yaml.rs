@@ -34,6 +34,12 @@ where
              or a lading-style `variant:` document"
         )));
     }
+    if value.get("generator").is_some() && value.get("variant").is_none() {
+        return Err(bad("this is a lading experiment file (it has a `generator:` key): run it with \
+             `payforge send FORMAT --lading-config FILE`, or give --config the generator's `variant:` \
+             document alone"
+            .into()));
+    }
     if value.get("variant").is_none() {
         // Not wrapped: the config itself.
         return serde_norway::from_str(text).map_err(|e| bad(e.to_string()));

@@ -162,7 +162,7 @@ impl FormatConfig {
     }
 
     /// An upper bound on the heap building this config takes, by part, computed without
-    /// building it (see [`crate::setup`]).
+    /// building it (see [`crate::kit`]).
     ///
     /// # Errors
     /// [`Error::Config`] for an invalid field.
@@ -208,7 +208,7 @@ impl FormatConfig {
 
     /// The concrete strategy `choice` means for this format at `block_size`: a fixed strategy
     /// as it is; `auto` from the attached selection (or the embedded one), which falls back to
-    /// [`crate::selection::FALLBACK`] for a format it has no entries for.
+    /// the fallback, `reuse-encode-once`, for a format it has no entries for.
     pub fn resolve(&self, choice: StrategyChoice, block_size: u64) -> Strategy {
         match (choice, &self.selection) {
             (StrategyChoice::Fixed(s), _) => s,

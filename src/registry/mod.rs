@@ -105,7 +105,7 @@ impl Registry {
     }
 
     /// Builder form of [`Registry::register`], for `cli::run(Registry::builtin().with::<F>())`.
-    /// A failure is kept and reported by [`Registry::validate`] (which [`crate::cli::run`] calls
+    /// A failure is kept and reported by [`Registry::validate`] (which `cli::run` calls
     /// first) and by every lookup: a taken name never silently replaces a format.
     #[must_use]
     pub fn with<F: Configured>(mut self) -> Self {
@@ -237,7 +237,7 @@ impl Registry {
     /// Reads a config file of format `name`, or its defaults when `path` is `None`.
     ///
     /// # Errors
-    /// As [`Registry::get`] and [`FormatSpec::load_config`].
+    /// As [`Registry::get`] and `FormatSpec::load_config` (feature `config-files`).
     pub fn config(&self, name: &str, path: Option<&Path>) -> Result<FormatConfig> {
         let spec = self.get(name)?;
         Ok(self.bind(match path {
