@@ -5,8 +5,8 @@
 
 mod grammar;
 
-use grammar::otlp::{check_logs, check_traces};
-use payforge::formats::{OtlpLogs, OtlpTraces};
+use grammar::otlp::{check_logs, check_metrics, check_traces};
+use payforge::formats::{OtlpLogs, OtlpMetrics, OtlpTraces};
 use payforge::{BlockRng, ErrorKind, FormatConfig, Registry, Strategy};
 use proptest::prelude::*;
 
@@ -112,6 +112,39 @@ fn traces_walk_the_topology() {
     assert!(errors > 0 && events > 0 && links > 0, "errors {errors}, events {events}, links {links}");
 }
 
+#[test]
+fn metrics_cover_every_kind() {
+    let config = FormatConfig::default_of::<OtlpMetrics>();
+    let mut kinds = std::collections::BTreeMap::new();
+    let (mut points, mut exemplars) = (0, 0);
+    for (i, budget) in [4096usize, 65_536, 1 << 20].into_iter().enumerate() {
+        for seed in [0u64, 42] {
+            let (bytes, members) = block(&config, seed, i as u64, budget).unwrap();
+            let s = check_metrics(&bytes, WINDOW);
+            assert_eq!(s.resources, members, "one ResourceMetrics per member");
+            for (k, n) in s.kinds {
+                *kinds.entry(k).or_insert(0) += n;
+            }
+            points += s.points;
+            exemplars += s.exemplars;
+        }
+    }
+    let names: Vec<_> = kinds.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "exponential-histogram",
+            "gauge",
+            "histogram",
+            "sum-monotonic-cumulative",
+            "sum-monotonic-delta",
+            "sum-non-monotonic-cumulative",
+            "sum-non-monotonic-delta"
+        ]
+    );
+    assert!(exemplars > points / 20 && exemplars < points / 5, "{exemplars} exemplars in {points} points");
+}
+
 /// lading's CI fingerprint configs and the topology of its trace example, as `variant:`
 /// documents, load; and what they produce decodes.
 #[test]
@@ -150,6 +183,54 @@ variant:
             query: "SELECT * FROM users WHERE id = $1"
             suboperations: []
 "#;
+    // lading's metrics example (its `variant:`), and its CI config.
+    let metrics = r#"
+variant:
+  opentelemetry_metrics:
+    metric_weights:
+      gauge: 50
+      sum_delta: 25
+      sum_cumulative: 25
+    contexts:
+      total_contexts:
+        constant: 10000
+      attributes_per_resource:
+        inclusive:
+          min: 1
+          max: 64
+      scopes_per_resource:
+        inclusive:
+          min: 1
+          max: 32
+      attributes_per_scope:
+        inclusive:
+          min: 0
+          max: 4
+      metrics_per_scope:
+        inclusive:
+          min: 1
+          max: 128
+      attributes_per_metric:
+        inclusive:
+          min: 0
+          max: 255
+"#;
+    // The example's members (up to 32 scopes x 128 metrics x 255 attributes) run to megabytes:
+    // a 1 MiB budget is refused as too small, a 64 MiB one holds them.
+    for (text, budget) in [(metrics, 64usize << 20), ("variant:\n  opentelemetry_metrics: {}\n", 1 << 20)] {
+        let config = registry.parse_config("otlp-metrics", text, "lading-otel-metrics.yaml".as_ref()).unwrap();
+        let mut source = config.build(1, Strategy::REUSE_ENCODE_ONCE).unwrap();
+        let (bytes, filled) = source.next_block(&mut BlockRng::for_block(1, 0), budget).unwrap();
+        let s = check_metrics(bytes, WINDOW);
+        assert_eq!(s.resources, filled.members);
+    }
+    let summary = "variant:\n  opentelemetry_metrics:\n    metric_weights: {summary: 10}\n";
+    let err = registry
+        .parse_config("otlp-metrics", summary, "summary.yaml".as_ref())
+        .and_then(|c| c.build(0, Strategy::REUSE_ENCODE_ONCE).map(|_| ()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("otlp_metrics.metric_weights.summary"), "{err}");
     let config = registry.parse_config("otlp-logs", logs, "otel_logs/lading.yaml".as_ref()).unwrap();
     let (bytes, _) = block(&config, 1, 0, 1 << 20).unwrap();
     let c = config.get::<OtlpLogs>().unwrap();
@@ -181,10 +262,18 @@ proptest! {
     /// Any budget: a block within it that decodes, the same under every strategy; or a budget
     /// error when not even one member fits.
     #[test]
-    fn any_budget_gives_a_valid_block(seed in any::<u64>(), budget in 0usize..200_000, traces in any::<bool>()) {
-        let config = if traces { FormatConfig::default_of::<OtlpTraces>() } else { FormatConfig::default_of::<OtlpLogs>() };
+    fn any_budget_gives_a_valid_block(seed in any::<u64>(), budget in 0usize..200_000, which in 0u8..3) {
+        let config = match which {
+            0 => FormatConfig::default_of::<OtlpLogs>(),
+            1 => FormatConfig::default_of::<OtlpMetrics>(),
+            _ => FormatConfig::default_of::<OtlpTraces>(),
+        };
         if let Some((bytes, members)) = block(&config, seed, 3, budget) {
-            let got = if traces { check_traces(&bytes, WINDOW).traces } else { check_logs(&bytes, WINDOW).resources };
+            let got = match which {
+                0 => check_logs(&bytes, WINDOW).resources,
+                1 => check_metrics(&bytes, WINDOW).resources,
+                _ => check_traces(&bytes, WINDOW).traces,
+            };
             prop_assert_eq!(got, members);
         }
     }

@@ -12,6 +12,7 @@ pub mod trace_v05;
 pub use datadog_logs::DatadogLogs;
 pub use dogstatsd::DogStatsD;
 pub use otlp::logs::OtlpLogs;
+pub use otlp::metrics::OtlpMetrics;
 pub use otlp::traces::OtlpTraces;
 pub use syslog5424::Syslog5424;
 pub use trace_v04::TraceV04;

@@ -75,13 +75,16 @@ impl Registry {
     /// The built-in formats, in the order reports list them. The registry knows the built-in
     /// formats; they do not know it.
     fn register_builtin(&mut self) -> Result<()> {
-        use crate::formats::{DatadogLogs, DogStatsD, OtlpLogs, OtlpTraces, Syslog5424, TraceV04, TraceV05};
+        use crate::formats::{
+            DatadogLogs, DogStatsD, OtlpLogs, OtlpMetrics, OtlpTraces, Syslog5424, TraceV04, TraceV05,
+        };
         self.register::<Syslog5424>()?
             .register::<DatadogLogs>()?
             .register::<DogStatsD>()?
             .register::<TraceV04>()?
             .register::<TraceV05>()?
             .register::<OtlpLogs>()?
+            .register::<OtlpMetrics>()?
             .register::<OtlpTraces>()?;
         Ok(())
     }

@@ -72,6 +72,10 @@ pub fn check_block(config: &FormatConfig, block: &[u8]) -> Result<(), String> {
             let c = config.get::<payforge::formats::OtlpLogs>().ok_or("not an otlp-logs config")?;
             otlp::check_logs(block, (c.timestamp_ms.min(), c.timestamp_ms.max()));
         }
+        "otlp-metrics" => {
+            let c = config.get::<payforge::formats::OtlpMetrics>().ok_or("not an otlp-metrics config")?;
+            otlp::check_metrics(block, (c.timestamp_ms.min(), c.timestamp_ms.max()));
+        }
         "otlp-traces" => {
             let c = config.get::<payforge::formats::OtlpTraces>().ok_or("not an otlp-traces config")?;
             otlp::check_traces(block, (c.timestamp_ms.min(), c.timestamp_ms.max()));

@@ -16,6 +16,7 @@
 //! member, and a member never allocates.
 
 pub mod logs;
+pub mod metrics;
 pub mod pools;
 pub mod resource;
 pub mod topology;
