@@ -278,3 +278,17 @@ proptest! {
         }
     }
 }
+
+/// lading experiment files: the OTLP/HTTP generator of lading's metrics example loads as a
+/// `send` job; a gRPC generator (lading's OTLP CI configs) is named as one payforge cannot run.
+#[test]
+fn lading_experiment_files() {
+    let registry = Registry::builtin();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lading");
+    let job = payforge::send::lading::load(&registry, &dir.join("otel_metrics_http.yaml"), None).unwrap();
+    assert_eq!(job.config.name(), "otlp-metrics");
+    assert_eq!(job.target.http_url("/v1/metrics").unwrap(), "http://127.0.0.1:4318/v1/metrics");
+    let err =
+        payforge::send::lading::load(&registry, &dir.join("otel_traces_grpc.yaml"), None).unwrap_err().to_string();
+    assert!(err.contains("grpc"), "{err}");
+}
