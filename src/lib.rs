@@ -125,6 +125,6 @@ pub use size::{format_size, parse_size};
 pub use strategy::{BufferPolicy, Sizing, Strategy, StrategyChoice};
 
 /// The README's Rust snippets, compiled and run as doctests so they cannot go stale.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "cli"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
