@@ -34,6 +34,7 @@ pub mod check;
 pub mod cli;
 pub mod compress;
 pub mod config;
+pub mod delivery;
 pub mod dictionary;
 pub mod error;
 pub mod fill;
@@ -57,6 +58,7 @@ pub mod text;
 
 pub use cache::{BlockCache, BlockPlan, BlockSize, CacheHandle, Shard};
 pub use compress::Compression;
+pub use delivery::Delivery;
 pub use dictionary::{DictSize, StringTable};
 pub use error::{Error, ErrorKind, Result};
 pub use fill::{Filled, Workspace, fill};
