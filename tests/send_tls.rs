@@ -60,18 +60,14 @@ fn mutual_tls_presents_the_client_certificate() {
     let pki = Pki::new(dir.path());
     let receiver = Receiver::https(pki.server_config(true), |_| Reply::status(200));
     let ca = pki.ca.to_str().unwrap();
-    let base = ["datadog-logs", "--to", &receiver.url, "--ca-cert", ca, "--block-size", "32KiB", "--bytes", "64KiB"];
-    let sent = send(
-        &[
-            &base[..],
-            &["--client-cert", pki.client_cert.to_str().unwrap(), "--client-key", pki.client_key.to_str().unwrap()],
-        ]
-        .concat(),
-    );
+    let base = ["datadog-logs", "--to", &receiver.url, "--ca-cert", ca, "--block-size", "32KiB"];
+    let client = ["--client-cert", pki.client_cert.to_str().unwrap(), "--client-key", pki.client_key.to_str().unwrap()];
+    let sent = send(&[&base[..], &client[..], &["--bytes", "64KiB"]].concat());
     assert!(sent.output.status.success(), "{}", sent.stderr());
     assert_eq!(receiver.seen().len() as u64, sent.get("blocks_sent"));
     let refused = send(&[&base[..], &["--duration", "1s", "--max-retries", "1"]].concat());
     assert!(!refused.output.status.success(), "the receiver asks for a client certificate");
+    assert!(refused.stderr().contains("TLS"), "{}", refused.stderr());
     assert_eq!(refused.get("blocks_sent"), 0);
     drop(receiver);
 }
@@ -96,7 +92,7 @@ fn tls_streams_carry_whole_lines() {
         send(&["syslog5424", "--to", &to, "--ca-cert", pki.ca.to_str().unwrap(), "--bytes", "1MiB", "--cache", "1MiB"]);
     let got = server.join().unwrap();
     assert!(sent.output.status.success(), "{}", sent.stderr());
-    assert_eq!(got.len() as u64, sent.get("bytes_sent"));
+    assert_eq!(got.len() as u64, sent.get("bytes_sent"), "{}", sent.summary);
     let text = std::str::from_utf8(&got).unwrap();
     assert_eq!(text.lines().count() as u64, sent.get("members_sent"));
     assert!(text.lines().all(|l| l.starts_with('<') && l.contains(">1 ")));

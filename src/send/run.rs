@@ -288,6 +288,8 @@ fn worker(shared: &Shared, k: usize, mut conn: Conn) {
         }
         position = (position + 1) % wire.len();
     }
+    // Closing may take a moment (a TLS stream's clean end): before the run counts this one done.
+    drop(conn);
     shared.latency.lock().unwrap_or_else(PoisonError::into_inner).merge(&ctx.into_latency());
     shared.active.fetch_sub(1, Ordering::Relaxed);
 }

@@ -70,15 +70,37 @@ impl Stream {
 }
 
 impl Drop for StreamConn {
-    /// Ends a TLS session with its close_notify, so the receiver reads a clean end.
+    /// Ends a TLS session cleanly: close_notify, then half-close, then read what the receiver
+    /// sent (session tickets, its close_notify) for at most [`TLS_CLOSE_WAIT`]. A socket closed
+    /// with unread bytes sends a reset, and a reset makes the receiver's kernel drop what its
+    /// application has not read yet: the end of the last block.
     fn drop(&mut self) {
         #[cfg(feature = "tls")]
         if let Some(Stream::Tls(s)) = self.stream.as_mut() {
+            use std::io::Read;
             s.conn.send_close_notify();
             let _ = s.flush();
+            let _ = s.sock.shutdown(std::net::Shutdown::Write);
+            let until = Instant::now() + TLS_CLOSE_WAIT;
+            let _ = s.sock.set_read_timeout(Some(Duration::from_millis(100)));
+            let mut buf = [0u8; 4096];
+            while Instant::now() < until {
+                match s.sock.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e)
+                        if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {
+                    }
+                    Err(_) => break,
+                }
+            }
         }
     }
 }
+
+/// How long closing a TLS stream waits for the receiver's last bytes.
+#[cfg(feature = "tls")]
+const TLS_CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// Where a stream connects.
 #[derive(Debug, Clone)]
