@@ -626,7 +626,8 @@ fn lading_value() -> impl Strategy<Value = String> {
     ]
 }
 
-/// A lading experiment file: one generator of a real kind with real and hostile keys.
+/// A lading experiment file: one generator of a real kind, mostly with its own target key and
+/// the cache where lading puts it, then real and hostile keys.
 fn lading_file() -> impl Strategy<Value = String> {
     let kinds = &["tcp", "udp", "unix_stream", "unix_datagram", "http", "trace_agent", "file_gen"][..];
     let keys = &[
@@ -634,24 +635,26 @@ fn lading_file() -> impl Strategy<Value = String> {
         "blocks_per_second",
         "throttle",
         "maximum_block_size",
-        "maximum_prebuild_cache_size_bytes",
         "parallel_connections",
         "block_cache_method",
         "backoff_behavior",
         "headers",
         "unknown_key",
     ][..];
-    let targets = &[
-        "addr: '127.0.0.1:1'",
-        "addr: 'x'",
-        "addr: ':0'",
-        "path: /tmp/x.sock",
-        "path: ''",
-        "target_uri: 'http://127.0.0.1:1'",
-        "target_uri: 'http://h:1?x=1'",
-        "target_uri: 'https://[::1]:1/v'",
-        "target_uri: 'ftp://x'",
-        "target_uri: 'http://'",
+    let hosts = &[
+        "'127.0.0.1:1'",
+        "'x'",
+        "':0'",
+        "'[::1]:8125'",
+        "'localhost:99999'",
+        "/tmp/x.sock",
+        "''",
+        "'http://127.0.0.1:1'",
+        "'http://h:1?x=1'",
+        "'https://[::1]:1/v'",
+        "'ftp://x'",
+        "'http://'",
+        "[1, 2]",
     ][..];
     let variants = &[
         "{syslog5424: {}}",
@@ -665,31 +668,43 @@ fn lading_file() -> impl Strategy<Value = String> {
     ][..];
     (
         proptest::sample::select(kinds),
-        proptest::sample::select(targets),
+        proptest::sample::select(hosts),
         proptest::sample::select(variants),
-        proptest::collection::vec((proptest::sample::select(keys), lading_value()), 0..4),
-        prop_oneof![3 => Just(true), 1 => Just(false)],
-        lading_size(),
+        proptest::collection::vec((proptest::sample::select(keys), lading_value()), 0..3),
+        prop_oneof![4 => Just(true), 1 => Just(false)],
+        prop_oneof![3 => Just("'1 MiB'".to_string()), 1 => lading_size().prop_map(|s| format!("{s:?}"))],
     )
-        .prop_map(|(kind, target, variant, extra, good_seed, cache)| {
-            let seed = if good_seed {
-                "[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,7]"
-            } else {
-                "[1, 300]"
+        .prop_map(|(kind, host, variant, extra, good, cache)| {
+            let seed =
+                if good { "[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,7]" } else { "[1, 300]" };
+            let key = match (kind, good) {
+                ("tcp" | "udp", true) => "addr",
+                ("unix_stream" | "unix_datagram", true) => "path",
+                (_, true) => "target_uri",
+                _ => "addr",
             };
-            let mut text = format!(
-                "generator:\n  - {kind}:\n      seed: {seed}\n      {target}\n      variant: {variant}\n      \
-                 maximum_prebuild_cache_size_bytes: {cache:?}\n"
-            );
-            if kind == "http" {
-                text =
-                    text.replace(&format!("variant: {variant}"), &format!("method: {{post: {{variant: {variant}}}}}"));
-            }
+            let body = if kind == "http" {
+                format!("method: {{post: {{variant: {variant}, maximum_prebuild_cache_size_bytes: {cache}}}}}")
+            } else {
+                format!("variant: {variant}\n      maximum_prebuild_cache_size_bytes: {cache}")
+            };
+            let mut text = format!("generator:\n  - {kind}:\n      seed: {seed}\n      {key}: {host}\n      {body}\n");
             for (key, value) in extra {
                 text.push_str(&format!("      {key}: {value}\n"));
             }
             text
         })
+}
+
+/// Texts for `send`'s parsers: sizes, URLs, ramps and hostile strings.
+fn send_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        2 => lading_size(),
+        2 => "(tcp|udp|tls|http|https|unix|unixgram|ftp|)://(127\\.0\\.0\\.1|localhost|\\[::1\\]|/tmp/s|)(:[0-9]{0,6})?(/[a-z]{0,4})?(\\?[a-z=]{0,4})?",
+        1 => (lading_size(), lading_size(), "[0-9]{0,3}(ms|s|m|h|)").prop_map(|(a, b, d)| format!("{a}..{b}/{d}")),
+        1 => "[0-9]{1,4}(KiB|MiB|MB|)\\.\\.[0-9]{1,5}(KiB|MiB|MB|)/[0-9]{1,3}(s|ms|m|)",
+        1 => hostile_string(),
+    ]
 }
 
 /// `send`'s inputs never panic, and their errors name what they read.
@@ -703,8 +718,7 @@ fn fuzz_send_inputs(settings: Settings, tally: &Mutex<Tally>) {
         failure_persistence: None,
         ..RunnerConfig::default()
     });
-    let texts = prop_oneof![2 => lading_size(), 1 => hostile_string(), 1 => "[a-z]{0,8}://[a-z0-9.:\\[\\]?=/]{0,20}"];
-    let result = runner.run(&(lading_file(), texts.clone(), texts), |(file, a, b)| {
+    let result = runner.run(&(lading_file(), send_text(), send_text()), |(file, a, b)| {
         let mut tally = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         tally.cases += 1;
         let origin = Path::new("experiment.yaml");
@@ -725,7 +739,7 @@ fn fuzz_send_inputs(settings: Settings, tally: &Mutex<Tally>) {
         let named: [(&str, Result<(), payforge::Error>); 6] = [
             ("duration", parse_duration(&a).map(drop)),
             ("rate", parse_rate(&a).map(drop)),
-            ("ramp", Throttle::parse_ramp(&format!("{a}..{b}")).map(drop)),
+            ("ramp", Throttle::parse_ramp(&a).map(drop)),
             ("ramp", Throttle::parse_ramp(&format!("{a}/{b}")).map(drop)),
             ("target URL", a.parse::<Target>().map(drop)),
             ("header", format!("{a}:{b}").parse::<Header>().map(drop)),
