@@ -235,6 +235,7 @@ pub fn validate_weights(field: &str, weights: &[f64]) -> Result<()> {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "config-files")]
     #[derive(Debug, Default, Deserialize, PartialEq)]
     #[serde(deny_unknown_fields, default)]
     struct Demo {
