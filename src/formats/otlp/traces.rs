@@ -368,6 +368,7 @@ impl Configured for OtlpTraces {
     const ABOUT: &'static str =
         "OTLP traces walking a service topology: the protobuf body of an ExportTraceServiceRequest";
     const LADING_PATH: &'static [&'static str] = &["opentelemetry_traces"];
+    const DELIVERY: crate::delivery::Delivery = super::OTLP_HTTP.with_http_path("/v1/traces");
 
     fn from_config(c: &Config, seed: u64) -> Result<Self> {
         c.validate()?;
