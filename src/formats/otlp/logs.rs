@@ -80,8 +80,8 @@ impl Default for Contexts {
     fn default() -> Self {
         Self {
             total_contexts: ConfRange::constant(256),
-            attributes_per_resource: ConfRange::inclusive(6, 14),
-            scopes_per_resource: ConfRange::inclusive(1, 2),
+            attributes_per_resource: ConfRange::inclusive(4, 10),
+            scopes_per_resource: ConfRange::constant(1),
             attributes_per_scope: ConfRange::constant(0),
             logs_per_scope: ConfRange::inclusive(1, 4),
             attributes_per_log: ConfRange::inclusive(0, 6),
