@@ -500,7 +500,7 @@ pub fn default_services() -> Vec<Service> {
                 "get-product",
                 "GET",
                 "/api/v1/products/{id}",
-                vec![call("product-service/get-product", 1.0, 1), call("recommendation-service/list", 0.5, 1)],
+                vec![call("product-service/get-product", 1.0, 1), call("recommendation-service/list", 0.3, 1)],
             ),
             http(
                 "checkout",
@@ -524,13 +524,13 @@ pub fn default_services() -> Vec<Service> {
     let mut recommendation = service(
         "recommendation-service",
         Some(ServiceType::Grpc),
-        vec![grpc("list", "ListRecommendations", vec![call("products-db/select-related", 1.0, 3)])],
+        vec![grpc("list", "ListRecommendations", vec![call("products-db/select-related", 1.0, 2)])],
     );
     recommendation.grpc = Some(GrpcService { service: "shop.RecommendationService".into() });
     let mut cart = service(
         "cart-service",
         Some(ServiceType::Grpc),
-        vec![grpc("get-cart", "GetCart", vec![call("redis-cache/get", 1.0, 2)])],
+        vec![grpc("get-cart", "GetCart", vec![call("redis-cache/get", 1.0, 1)])],
     );
     cart.grpc = Some(GrpcService { service: "shop.CartService".into() });
     let mut payment = service(
