@@ -42,6 +42,8 @@ pub mod format;
 pub mod formats;
 pub mod framing;
 pub mod generator;
+#[cfg(feature = "instructions")]
+pub mod instructions;
 pub mod measure;
 pub mod registry;
 pub mod retention;

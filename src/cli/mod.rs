@@ -20,6 +20,8 @@
 mod calibrate;
 mod check;
 mod generate;
+#[cfg(feature = "instructions")]
+mod instructions;
 mod output;
 mod send;
 
@@ -55,6 +57,10 @@ enum Command {
     /// Send blocks to a receiver (tcp, udp, unix, unixgram, http) at a controlled rate, from a
     /// cache built up front; or run a lading generator config.
     Send(send::SendArgs),
+    /// Count instructions per format, strategy and block size under valgrind's callgrind and
+    /// compare them with the committed baselines (payload-fixtures/instructions.toml).
+    #[cfg(feature = "instructions")]
+    Instructions(instructions::InstructionsArgs),
 }
 
 /// Runs the command line of this process over `registry`. Exit codes: 0 on success (and when the
@@ -89,6 +95,8 @@ where
         Command::Calibrate(args) => calibrate::run(args, &registry, alloc),
         Command::Check(args) => check::run(args, &registry, alloc),
         Command::Send(args) => send::run(args, &registry),
+        #[cfg(feature = "instructions")]
+        Command::Instructions(args) => instructions::run(args, &registry),
     };
     match result {
         Ok(code) => code,
