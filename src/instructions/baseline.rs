@@ -133,10 +133,7 @@ impl Baselines {
              # Counted by valgrind's callgrind with fixed seeds and block counts; exact for the toolchain,\n\
              # valgrind and build recorded here, and compared only with those. See README.md.\n\n{body}"
         );
-        let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = path.with_file_name(format!(".{file}.tmp"));
-        std::fs::write(&tmp, text).map_err(|e| Error::io("write", tmp.display(), e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io("write", path.display(), e))
+        crate::check::write_atomic(path, text.as_bytes())
     }
 }
 

@@ -103,13 +103,13 @@ pub struct Counted {
 /// The valgrind version, as `valgrind --version` prints it (`valgrind-3.19.0`).
 ///
 /// # Errors
-/// [`Error::Io`] saying how to install valgrind when it cannot be run.
+/// [`Error::Argument`] saying how to install valgrind when it cannot be run.
 pub fn valgrind_version(valgrind: &Path) -> Result<String> {
     let output = Command::new(valgrind).arg("--version").output().map_err(|e| {
-        Error::io(
-            "run (install valgrind, e.g. `apt-get install valgrind`, or give --valgrind PATH)",
-            valgrind.display(),
-            e,
+        Error::argument(
+            "valgrind",
+            valgrind.display().to_string(),
+            format!("cannot run it ({e}); install valgrind (e.g. `apt-get install valgrind`) or give --valgrind PATH"),
         )
     })?;
     let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();

@@ -92,13 +92,7 @@ impl Cell {
     /// block). Chosen so the whole gate runs in a few minutes on 2 cores under callgrind, which is
     /// about 50 times slower than native code.
     pub fn blocks(&self) -> u64 {
-        if !self.compression.is_none() {
-            2
-        } else if self.block_size >= 1 << 20 {
-            2
-        } else {
-            16
-        }
+        if self.compression.is_none() && self.block_size < 1 << 20 { 16 } else { 2 }
     }
 
     fn budget(&self) -> Result<usize> {
