@@ -89,15 +89,15 @@ fn bless_then_gate_fails_on_a_rise_beyond_the_tolerance_and_lists_improvements()
     assert!(text.contains("valgrind-fake-1") && text.contains("[cell.\"dogstatsd+gzip:6/64KiB/reuse-encode-once\"]"));
     assert!(text.contains("setup_instructions = 500"), "{text}");
 
-    // Within 1%: passes.
-    let (code, stdout, _) = gate.run(1_009_000, &[]);
+    // Within 2%: passes.
+    let (code, stdout, _) = gate.run(1_019_000, &[]);
     assert_eq!(code, 0, "{stdout}");
-    assert!(stdout.contains("+0.90%") && stdout.contains(" 0 failed"), "{stdout}");
+    assert!(stdout.contains("+1.90%") && stdout.contains(" 0 failed"), "{stdout}");
 
     // 3% more: every cell fails, and the table says by how much.
     let (code, stdout, _) = gate.run(1_030_000, &[]);
     assert_eq!(code, 1, "{stdout}");
-    assert!(stdout.contains("regression: dogstatsd/1MiB/fresh-reencode +3.00% (tolerance 1%)"), "{stdout}");
+    assert!(stdout.contains("regression: dogstatsd/1MiB/fresh-reencode +3.00% (tolerance 2%)"), "{stdout}");
     assert!(stdout.lines().any(|l| l.starts_with("dogstatsd/64KiB/reuse-encode-once (auto) ")
         && l.contains("+3.00%")
         && l.ends_with("REGRESSION")));

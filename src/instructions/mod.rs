@@ -35,10 +35,12 @@ pub use report::{Report, Row, Verdict, judge};
 use crate::error::{Error, Result};
 use crate::registry::Registry;
 
-/// The default tolerance, in percent of instructions per KiB: three runs of one build count the
-/// same instructions to the last one, so any change is the program's; 1% lets through the
-/// shifts that unrelated code moves cause (inlining and code layout) and catches a 3% slowdown.
-pub const DEFAULT_TOLERANCE_PERCENT: f64 = 1.0;
+/// The default tolerance, in percent of instructions per KiB. Three runs of one build count the
+/// same instructions per block to the last one, so run-to-run variation is nil; what moves counts
+/// without a real change is the compiler: a small edit to shared generic code (one branch in
+/// `Generator::next_block`) moved cells of formats it did not touch by up to 1.3%, through other
+/// inlining and code layout. 2% stays above that and below the 3% slowdown the gate must catch.
+pub const DEFAULT_TOLERANCE_PERCENT: f64 = 2.0;
 
 /// The baselines file in a fixtures folder.
 pub const BASELINES_FILE: &str = "instructions.toml";
