@@ -97,12 +97,7 @@ pub trait Format: Send + Sync {
 
     /// Smallest budget that could hold a one-member block.
     fn min_block_len(&self) -> usize {
-        let framing = self.framing();
-        let one = framing.block_len(1, self.min_member_len());
-        match framing {
-            Framing::Lines | Framing::LengthPrefixedLines => one + 1,
-            _ => one,
-        }
+        self.framing().one_member_block_len(self.min_member_len())
     }
 }
 
@@ -123,6 +118,11 @@ pub trait Configured: Format + Sized + 'static {
     /// How `payforge check --bless` writes the sample block next to a fixture.
     const SAMPLE: SampleRendering = SampleRendering::Raw;
 
+    /// How the blocks travel to a receiver: HTTP path, method, content type and headers,
+    /// datagram rules, octet counting, a per-transport config hook (see [`crate::delivery`]).
+    /// The default posts to `/` as `text/plain` and sends whole blocks per datagram.
+    const DELIVERY: crate::delivery::Delivery = crate::delivery::Delivery::new();
+
     /// The format's configuration: serde with defaults, `deny_unknown_fields`.
     type Config: serde::Serialize + for<'de> serde::Deserialize<'de> + Default + Clone + std::fmt::Debug + Send + Sync;
 
@@ -142,7 +142,7 @@ pub trait Configured: Format + Sized + 'static {
     /// Adds to `memory` an upper bound on the heap [`Configured::from_config`] allocates for
     /// `config` (pools, arenas, contexts and explicit lists alike), by part, each naming the
     /// config keys that drive it; computed from the config alone, before anything is allocated.
-    /// See [`crate::setup`].
+    /// See [`crate::kit`].
     ///
     /// # Errors
     /// [`crate::Error::Config`] for an invalid config (as [`Configured::from_config`] reports it),
