@@ -53,6 +53,8 @@ pub mod setup;
 pub mod size;
 pub mod slack;
 pub mod strategy;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod text;
 
 pub use cache::{BlockCache, BlockPlan, BlockSize, CacheHandle, Shard};

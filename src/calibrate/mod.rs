@@ -14,6 +14,7 @@
 //! into the table, the Markdown report ([`report`]), the SVG chart ([`plot`]) and the
 //! [`Selection`] that `--strategy auto` embeds. [`write_files`] writes outputs all-or-nothing.
 
+#[cfg(feature = "charts")]
 pub mod plot;
 pub mod profile;
 pub mod report;

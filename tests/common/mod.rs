@@ -2,8 +2,6 @@
 //! bounded waits.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-pub mod dogstatsd_grammar;
-
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
