@@ -7,7 +7,7 @@
 //! bars are outlined and starred, and every bar carries its value.
 
 use plotters::coord::Shift;
-use plotters::coord::ranged1d::{Ranged, ValueFormatter};
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -43,6 +43,17 @@ enum Scale {
 }
 
 impl Scale {
+    /// Fraction of the plot height for `v` (0 at the axis, 1 at the top).
+    fn frac(self, v: f64) -> f64 {
+        match self {
+            Scale::Linear { max } => (v / max).clamp(0.0, 1.0),
+            Scale::Log { lo_exp, hi_exp } if v > 0.0 => {
+                ((v.log10() - f64::from(lo_exp)) / f64::from(hi_exp - lo_exp)).clamp(0.0, 1.0)
+            }
+            Scale::Log { .. } => 0.0,
+        }
+    }
+
     /// `v` within the axis range (a bar of 0 on a log axis stays at the bottom).
     fn clamp(self, v: f64) -> f64 {
         let (lo, hi) = self.bounds();
@@ -95,6 +106,50 @@ impl Scale {
     }
 }
 
+/// The value axis of a panel for plotters: [`Scale`]'s mapping and ticks.
+#[derive(Clone, Copy)]
+struct ValueAxis(Scale);
+
+impl Ranged for ValueAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        limit.0 + (f64::from(limit.1 - limit.0) * self.0.frac(*value)).round() as i32
+    }
+
+    fn key_points<H: KeyPointHint>(&self, _: H) -> Vec<f64> {
+        self.0.ticks()
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        let (lo, hi) = self.0.bounds();
+        lo..hi
+    }
+}
+
+/// The group axis of a panel: group `g` spans `g..g + 1`, labelled at its middle.
+#[derive(Clone, Copy)]
+struct GroupAxis(usize);
+
+impl Ranged for GroupAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let frac = (value / self.0.max(1) as f64).clamp(0.0, 1.0);
+        limit.0 + (f64::from(limit.1 - limit.0) * frac).round() as i32
+    }
+
+    fn key_points<H: KeyPointHint>(&self, _: H) -> Vec<f64> {
+        (0..self.0).map(|g| g as f64 + 0.5).collect()
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        0.0..self.0.max(1) as f64
+    }
+}
+
 /// 1, 2 or 5 times a power of ten, at least `raw`.
 fn nice_step(raw: f64) -> f64 {
     let mag = 10f64.powf(raw.log10().floor());
@@ -122,39 +177,19 @@ fn panel<DB: DrawingBackend>(
 ) -> Result<()> {
     let values = groups.iter().flat_map(|(_, bars)| bars.iter().map(|b| b.range.map_or(b.value, |r| r.1)));
     let scale = Scale::for_values(log, values);
-    let (lo, hi) = scale.bounds();
-    let centers: Vec<f64> = (0..groups.len()).map(|g| g as f64 + 0.5).collect();
-    let x = (0.0..groups.len().max(1) as f64).with_key_points(centers);
     let mut builder = ChartBuilder::on(area);
     builder.caption(title, font(13)).margin_right(10).x_label_area_size(24).y_label_area_size(58);
-    if log {
-        bars(
-            &mut drawn(builder.build_cartesian_2d(x, (lo..hi).log_scale().with_key_points(scale.ticks())))?,
-            groups,
-            y_label,
-            scale,
-        )
-    } else {
-        bars(
-            &mut drawn(builder.build_cartesian_2d(x, (lo..hi).with_key_points(scale.ticks())))?,
-            groups,
-            y_label,
-            scale,
-        )
-    }
+    let mut chart = drawn(builder.build_cartesian_2d(GroupAxis(groups.len()), ValueAxis(scale)))?;
+    bars(&mut chart, groups, y_label, scale)
 }
 
-/// The mesh and the bars of a panel whose y axis is `Y`.
-fn bars<DB: DrawingBackend, X, Y>(
-    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+/// The mesh and the bars of a panel.
+fn bars<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<GroupAxis, ValueAxis>>,
     groups: &[(String, Vec<Bar>)],
     y_label: &str,
     scale: Scale,
-) -> Result<()>
-where
-    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
-    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
-{
+) -> Result<()> {
     let group_label = |x: &f64| groups.get(x.floor() as usize).map(|g| g.0.clone()).unwrap_or_default();
     let tick_label = |v: &f64| scale.label(*v);
     drawn(
@@ -208,7 +243,7 @@ where
 /// The title, the subtitle and the legend.
 fn header<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, cal: &Calibration) -> Result<()> {
     let title = "payforge calibrate: throughput and allocations per strategy, by format and block size";
-    drawn(root.draw(&Text::new(title, (20, 12), font(18).style(FontStyle::Bold))))?;
+    drawn(root.draw(&Text::new(title, (20, 12), (FONT, 18).into_font().style(FontStyle::Bold).color(&INK))))?;
     let subtitle = format!(
         "{} · {} cores · {} · {} per repetition, {} repetitions (whiskers: slowest–fastest) · allocations: steady \
          state, untimed counting pass",
@@ -252,7 +287,11 @@ pub fn svg(cal: &Calibration) -> Result<String> {
         header(&root, cal)?;
         for (row, format) in (0u32..).zip(&formats) {
             let y = TOP + row * ROW_HEIGHT;
-            drawn(root.draw(&Text::new(format.as_str(), (20, y as i32 - 10), font(15).style(FontStyle::Bold))))?;
+            drawn(root.draw(&Text::new(
+                format.as_str(),
+                (20, y as i32 - 10),
+                (FONT, 15).into_font().style(FontStyle::Bold).color(&INK),
+            )))?;
             let groups: Vec<_> = cal.groups.iter().filter(|g| g.label() == *format).collect();
             let label = |g: &&super::Group| format!("{} blocks", format_size(g.block_size as u64));
             let speed: Vec<(String, Vec<Bar>)> = groups

@@ -6,7 +6,7 @@ use super::reference::{Naive, naive_block, prefix_sizes};
 use super::{Conformance, Failure, Report};
 use crate::error::Error;
 use crate::fill::MAX_BUDGET;
-use crate::format::{Configured, Format};
+use crate::format::Configured;
 use crate::generator::{BlockSource, Generator};
 use crate::registry::FormatConfig;
 use crate::rng::BlockRng;
