@@ -16,6 +16,9 @@ use crate::strategy::Strategy;
 /// written into an empty buffer (where encode-once builds newline-framed blocks in place).
 const PREFIXES: [&[u8]; 4] = [b"prefix", b"", b"prefix", b""];
 
+/// Budgets at the exact edge of every prefix up to this many members are checked.
+const EDGE_MEMBERS: usize = 20;
+
 /// Up to this many members, every shorter prefix is also checked to fit (the linear definition).
 const LINEAR_UP_TO: usize = 64;
 
@@ -39,7 +42,8 @@ impl<F: Configured> Conformance<F> {
     }
 
     /// For `cases` random `(seed, block index, budget)` per config, plus budgets around the
-    /// smallest block, every strategy fills exactly the naive block.
+    /// smallest block and at the exact edge of every prefix up to 20 members (the naive size of
+    /// the prefix, and one byte less), every strategy fills exactly the naive block.
     ///
     /// # Errors
     /// A [`Failure`] with the seed, index, budget and strategy that disagree.
@@ -48,13 +52,21 @@ impl<F: Configured> Conformance<F> {
         let mut report = Report::default();
         let mut draw = BlockRng::for_block(self.seed, 0);
         for (name, config) in &self.configs {
-            let smallest = Self::build("reference", name, config, 0)?.min_block_len();
+            let format = Self::build("reference", name, config, 0)?;
+            let smallest = format.min_block_len();
             let mut cases: Vec<(u64, u64, usize)> = [1, smallest.saturating_sub(1).max(1), smallest, smallest + 1]
                 .into_iter()
                 .enumerate()
                 .map(|(i, budget)| (i as u64, i as u64, budget))
                 .collect();
+            // Exact edges: budgets of exactly the naive size of `k` members and one byte less, for
+            // every `k` up to EDGE_MEMBERS (past the 1-byte msgpack array header, say).
+            let (seed, index) = (draw.next_u64(), draw.below(1000));
+            let cap = format.max_members().min(EDGE_MEMBERS);
+            let sizes = prefix_sizes(&format, seed, index, cap).map_err(|e| Failure::new("reference", name, e))?;
+            cases.extend(sizes.iter().flat_map(|&size| [(seed, index, size), (seed, index, size.saturating_sub(1))]));
             cases.extend((0..self.cases).map(|_| (draw.next_u64(), draw.below(1000), self.budget(&mut draw))));
+            let count = cases.len();
             let (mut blocks, mut members) = (0usize, 0usize);
             for (seed, index, budget) in cases {
                 let k = self.reference_case(name, config, seed, index, budget)?;

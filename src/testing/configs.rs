@@ -225,7 +225,7 @@ fn string(draw: &mut BlockRng) -> Value {
 fn list(item: &Value, draw: &mut BlockRng) -> Value {
     let n = if draw.chance(0.4) { 0 } else { draw.inclusive(1, 300) as usize };
     let mutated = draw.chance(0.5);
-    let mut one = |draw: &mut BlockRng| match item {
+    let one = |draw: &mut BlockRng| match item {
         Value::Number(_) if mutated => number(draw),
         Value::String(_) if mutated => string(draw),
         _ => item.clone(),
