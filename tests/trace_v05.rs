@@ -2,8 +2,8 @@
 //! trace-v05: every block decodes with rmp-serde into typed `[dictionary, traces]` whose indices
 //! resolve into traces that satisfy the trace-agent's invariants; the dictionary holds `""` and
 //! no repeats, in first-use order; blocks are the longest fitting prefix at the largest budgets
-//! (the conformance kit's naive blocks, which `tests/conformance.rs` checks at random budgets), and hold the same traces as trace-v04; compressed blocks decompress to valid
-//! bodies; configs load like lading's and bad ones name the key and value.
+//! (the conformance kit's naive blocks, which `tests/conformance.rs` checks at random budgets),
+//! and hold the same traces as trace-v04; compressed blocks decompress to valid bodies; configs load like lading's and bad ones name the key and value.
 
 mod grammar;
 
@@ -13,13 +13,37 @@ use std::path::Path;
 use grammar::trace_v05::Span;
 use payforge::compress::Compressor;
 use payforge::formats::{TraceV04, TraceV05};
-use payforge::generator::BlockSource;
 use payforge::testing::Conformance;
-use payforge::{
-    BlockRng, Compression, Configured, Error, ErrorKind, Format, FormatConfig, Generator, Strategy, StringTable,
-};
+use payforge::{BlockRng, Compression, Configured, ErrorKind, Format, FormatConfig, Strategy, StringTable};
 
 const KIB: usize = 1024;
+
+fn fixture_path() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("payload-fixtures/trace-v05/config.yaml")
+}
+
+fn fixture() -> FormatConfig {
+    payforge::FormatSpec::of::<TraceV05>().load_config(&fixture_path()).unwrap()
+}
+
+fn defaults() -> FormatConfig {
+    FormatConfig::default_of::<TraceV05>()
+}
+
+fn parse(yaml: &str) -> FormatConfig {
+    FormatConfig::parse::<TraceV05>(yaml, Path::new("test.yaml")).unwrap()
+}
+
+fn typed(config: &FormatConfig) -> payforge::formats::trace_v05::Config {
+    config.get::<TraceV05>().unwrap().clone()
+}
+
+fn block(config: &FormatConfig, strategy: Strategy, seed: u64, index: u64, budget: usize) -> Vec<u8> {
+    let mut source = config.build(seed, strategy).unwrap();
+    let (bytes, filled) = source.next_block(&mut BlockRng::for_block(seed, index), budget).unwrap();
+    assert_eq!(filled.bytes, bytes.len());
+    bytes.to_vec()
+}
 
 /// Decodes a block with the shared strict grammar (`tests/grammar/trace_v05.rs`: the wire
 /// shape, the dictionary, every index and the protocol's invariants), then checks what the
