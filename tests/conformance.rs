@@ -12,8 +12,8 @@
 
 use std::path::Path;
 
-use payforge::config::ConfRange;
 use payforge::formats::{DatadogLogs, DogStatsD, Syslog5424, TraceV04, TraceV05};
+use payforge::kit::ConfRange;
 use payforge::testing::Conformance;
 use payforge::{Compression, Configured, FormatSpec};
 

@@ -11,7 +11,7 @@ use std::io::Read;
 use std::path::Path;
 
 use grammar::trace_v05::Span;
-use payforge::compress::Compressor;
+use payforge::Compressor;
 use payforge::formats::{TraceV04, TraceV05};
 use payforge::testing::Conformance;
 use payforge::{BlockRng, Compression, Configured, ErrorKind, Format, FormatConfig, Strategy, StringTable};
@@ -133,7 +133,7 @@ fn the_same_traces_as_trace_v04() {
             for t in members(&format, seed, seed, resolved.len()) {
                 format.encode(&t, &mut same);
             }
-            let wide_header = payforge::framing::msgpack_array_header_len(v04_traces.len());
+            let wide_header = payforge::kit::msgpack_array_header_len(v04_traces.len());
             assert_eq!(same[header..], wide[wide_header..wide_header + same.len() - header]);
             v05_bytes += v05.len();
             v04_bytes += same.len();

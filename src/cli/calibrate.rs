@@ -4,9 +4,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-#[cfg(feature = "charts")]
-use crate::calibrate::plot;
-use crate::calibrate::{self, Plan, Target, report};
+use crate::calibrate::{self, Plan, Target, plot, report};
 use crate::measure::CountingAlloc;
 use crate::registry::Registry;
 use crate::selection::Selection;
@@ -118,9 +116,6 @@ pub fn run(args: CalibrateArgs, registry: &Registry, alloc: Option<&'static Coun
     }
     let plan = Plan { targets, block_sizes, volume: args.volume, repetitions: args.repetitions, seed: args.seed };
     plan.validate()?;
-    if args.plot.is_some() && !cfg!(feature = "charts") {
-        return Err(no_charts());
-    }
     let outputs: Vec<&PathBuf> = [&args.write, &args.report, &args.plot].into_iter().flatten().collect();
     for path in &outputs {
         calibrate::check_writable(path)?;
@@ -152,34 +147,13 @@ pub fn run(args: CalibrateArgs, registry: &Registry, alloc: Option<&'static Coun
         files.push((path.clone(), report::markdown_report(&cal, link.as_deref())));
     }
     if let Some(path) = &args.plot {
-        files.push((path.clone(), chart(&cal)?));
+        files.push((path.clone(), plot::svg(&cal)?));
     }
     calibrate::write_files(&files)?;
     for (path, _) in &files {
         eprintln!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The `--plot` chart.
-#[cfg(feature = "charts")]
-fn chart(cal: &calibrate::Calibration) -> Result<String> {
-    plot::svg(cal)
-}
-
-/// Without the `charts` feature there is no chart to draw.
-#[cfg(not(feature = "charts"))]
-fn chart(_: &calibrate::Calibration) -> Result<String> {
-    Err(no_charts())
-}
-
-/// `--plot` in a build without the `charts` feature: said before anything is measured.
-fn no_charts() -> Error {
-    Error::argument(
-        "--plot",
-        "FILE.svg",
-        "this payforge was built without the cargo feature `charts`, which draws the chart",
-    )
 }
 
 /// The selection already at `path`, whose entries for formats not measured now are kept.

@@ -7,7 +7,7 @@
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::{Conformance, Failure, Report};
-use crate::compress::Compression;
+use crate::compression::Compression;
 use crate::format::Configured;
 use crate::measure::{CountingAlloc, MemStats};
 use crate::registry::FormatConfig;

@@ -67,7 +67,7 @@ mod reference;
 
 use std::fmt;
 
-use crate::compress::Compression;
+use crate::compression::Compression;
 use crate::format::Configured;
 use crate::measure::CountingAlloc;
 

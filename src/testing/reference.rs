@@ -45,7 +45,7 @@ pub enum Naive {
 ///
 /// # Errors
 /// A block the framing cannot describe (more than `u32::MAX` members or body bytes for a u32
-/// header), or a framing this reference does not know yet.
+/// header).
 pub fn frame(framing: Framing, members: &[Vec<u8>], dictionary: &[&[u8]]) -> Result<Vec<u8>, String> {
     let total: usize = members.iter().map(Vec::len).sum();
     let mut out = Vec::with_capacity(total + members.len() + 16);
@@ -89,6 +89,20 @@ pub fn frame(framing: Framing, members: &[Vec<u8>], dictionary: &[&[u8]]) -> Res
             }
             rmp_array(&mut out, count(members.len())?)?;
             members.iter().for_each(|m| out.extend_from_slice(m));
+        }
+        Framing::Concatenated => members.iter().for_each(|m| out.extend_from_slice(m)),
+        // A framing from another crate, through its own writers (never its length functions):
+        // the body first, since the header may say how long it is.
+        Framing::Custom(custom) => {
+            let mut body = Vec::with_capacity(total + 8 * members.len());
+            for (i, m) in members.iter().enumerate() {
+                custom.write_prefix(i, m.len(), &mut body);
+                body.extend_from_slice(m);
+                custom.write_suffix(i, m.len(), &mut body);
+            }
+            custom.write_header(members.len(), body.len(), &mut out);
+            out.extend_from_slice(&body);
+            custom.write_trailer(&mut out);
         }
     }
     Ok(out)
@@ -202,5 +216,31 @@ mod tests {
         assert_eq!(frame(Framing::MsgpackDictionary, &members, &dict).ok(), Some(b"\x92\x92\xa0\xa1x\x92abc".to_vec()));
         let many = vec![Vec::new(); 16];
         assert_eq!(frame(Framing::MsgpackArray, &many, &[]).ok(), Some(vec![0xdc, 0, 16]));
+        assert_eq!(frame(Framing::Concatenated, &members, &[]).ok(), Some(b"abc".to_vec()));
+        static OCTETS: Octets = Octets;
+        assert_eq!(frame(Framing::Custom(&OCTETS), &members, &[]).ok(), Some(b"<2>2 ab;1 c;</2>".to_vec()));
+    }
+
+    /// Octet counting with a header holding the member count, a suffix and a trailer. Its length
+    /// functions are left wrong (all zero): the reference must never call them.
+    #[derive(Debug)]
+    struct Octets;
+
+    impl crate::framing::CustomFraming for Octets {
+        fn name(&self) -> &'static str {
+            "octets"
+        }
+        fn write_header(&self, k: usize, _body: usize, out: &mut Vec<u8>) {
+            out.extend_from_slice(format!("<{k}>").as_bytes());
+        }
+        fn write_prefix(&self, _index: usize, member_len: usize, out: &mut Vec<u8>) {
+            out.extend_from_slice(format!("{member_len} ").as_bytes());
+        }
+        fn write_suffix(&self, _index: usize, _member_len: usize, out: &mut Vec<u8>) {
+            out.push(b';');
+        }
+        fn write_trailer(&self, out: &mut Vec<u8>) {
+            out.extend_from_slice(b"</2>");
+        }
     }
 }

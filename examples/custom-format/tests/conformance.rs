@@ -10,7 +10,7 @@
 //! paths, statuses without a body). `PROPTEST_CASES` raises the random cases per config.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use payforge::config::ConfRange;
+use payforge::kit::ConfRange;
 use payforge::testing::Conformance;
 use payforge::{BlockRng, FormatConfig};
 use payforge_apache::ApacheCombined;
