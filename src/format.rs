@@ -119,6 +119,11 @@ pub trait Configured: Format + Sized + 'static {
     /// How `payforge check --bless` writes the sample block next to a fixture.
     const SAMPLE: SampleRendering = SampleRendering::Raw;
 
+    /// How the blocks travel to a receiver: HTTP path, method, content type and headers,
+    /// datagram rules, octet counting, a per-transport config hook (see [`crate::delivery`]).
+    /// The default posts to `/` as `text/plain` and sends whole blocks per datagram.
+    const DELIVERY: crate::delivery::Delivery = crate::delivery::Delivery::new();
+
     /// The format's configuration: serde with defaults, `deny_unknown_fields`.
     type Config: serde::Serialize + for<'de> serde::Deserialize<'de> + Default + Clone + std::fmt::Debug + Send + Sync;
 

@@ -35,6 +35,8 @@
 //!   [`Configured`], [`Framing`], [`CustomFraming`]).
 //! * [`formats`]: the built-in formats and their configs.
 //! * [`cache`]: block caches and their plans, re-exported at the root too.
+//! * [`delivery`]: how a format's blocks travel to a receiver (HTTP path, content type,
+//!   headers, datagram rules), declared by each format and read by `send`.
 //! * [`kit`]: building blocks exported on purpose for format authors (string pools, text
 //!   writers, config ranges and validators, setup-memory estimates).
 //! * Behind cargo features: `testing` (the conformance kit, feature `testing`), `measure`
@@ -59,7 +61,8 @@
 //! | `charts` | `calibrate`'s SVG chart | plotters |
 //! | `progress` | progress bars for long jobs | indicatif |
 //! | `testing` | the conformance kit (`testing`) | `measure`, serde_json |
-//! | `send` | delivery over TCP, UDP, Unix sockets and HTTP (`send`) | ureq, signal-hook, serde_json, `config-files` |
+//! | `send` | delivery over TCP, UDP, Unix sockets and HTTP(S) (`send`) | ureq, signal-hook, serde_json, hdrhistogram, `tls`, `config-files` |
+//! | `tls` | TLS for `send` (`https://`, `tls://`) | rustls, webpki-roots |
 //! | `cli` (default) | the command line (`cli::run`) | clap, sha2, toml, rmp-serde and all of the above but `send` and `testing` |
 //! | `default` | `cli` and `send` | |
 
@@ -80,6 +83,7 @@ mod compress;
 mod compress;
 mod compression;
 mod config;
+pub mod delivery;
 mod dictionary;
 mod error;
 mod fill;
@@ -112,6 +116,7 @@ pub use cache::{Amount, BlockCache, BlockPlan, BlockSize, CacheHandle, Shard};
 #[cfg(feature = "compression")]
 pub use compress::{Compressor, Packed};
 pub use compression::Compression;
+pub use delivery::Delivery;
 pub use dictionary::{DictSize, StringTable};
 pub use error::{Error, ErrorKind, Result};
 pub use fill::{Filled, MAX_BUDGET, Workspace, fill, fill_compressed};

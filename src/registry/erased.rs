@@ -19,6 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::compress::Compression;
+use crate::delivery::Delivery;
 use crate::error::{Error, Result};
 use crate::format::{Configured, SampleRendering};
 use crate::generator::{BlockSource, Generator};
@@ -138,6 +139,18 @@ impl FormatConfig {
         self.config.as_any().downcast_ref::<F::Config>()
     }
 
+    /// The same settings (compression, selection, setup-memory ceiling) over another typed
+    /// config of format `F`: what a [`crate::delivery::TransportHook`] returns.
+    #[must_use]
+    pub fn with_config<F: Configured>(&self, config: F::Config) -> Self {
+        Self { spec: FormatSpec::of::<F>(), config: Arc::new(Typed::<F>(config)), ..self.clone() }
+    }
+
+    /// How the format's blocks are delivered ([`Configured::DELIVERY`]).
+    pub fn delivery(&self) -> &Delivery {
+        self.spec.delivery()
+    }
+
     /// Validates the config, checks its setup memory against the ceiling
     /// ([`FormatConfig::max_setup_memory`]), builds the format from `seed`, and binds it to
     /// `strategy` (and to the config's compression).
@@ -233,6 +246,7 @@ pub struct FormatSpec {
     about: &'static str,
     lading_path: &'static [&'static str],
     sample: SampleRendering,
+    delivery: Delivery,
     default_config: fn() -> FormatConfig,
     #[cfg(feature = "config-files")]
     parse_config: fn(&str, &Path) -> Result<FormatConfig>,
@@ -246,6 +260,7 @@ impl FormatSpec {
             about: F::ABOUT,
             lading_path: F::LADING_PATH,
             sample: F::SAMPLE,
+            delivery: F::DELIVERY,
             default_config: FormatConfig::default_of::<F>,
             #[cfg(feature = "config-files")]
             parse_config: FormatConfig::parse::<F>,
@@ -270,6 +285,11 @@ impl FormatSpec {
     /// How `check --bless` renders a sample block for people.
     pub fn sample(&self) -> SampleRendering {
         self.sample
+    }
+
+    /// How the format's blocks are delivered ([`Configured::DELIVERY`]).
+    pub fn delivery(&self) -> &Delivery {
+        &self.delivery
     }
 
     /// The format's default configuration.

@@ -2,6 +2,9 @@
 //! bounded waits.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod certs;
+pub mod receiver;
+
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
