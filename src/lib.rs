@@ -41,7 +41,8 @@
 //!   writers, config ranges and validators, setup-memory estimates).
 //! * Behind cargo features: `testing` (the conformance kit, feature `testing`), `measure`
 //!   (the counting allocator, feature `measure`), `calibrate` (feature `calibrate`), `send`
-//!   (delivery to receivers, feature `send`) and `cli` (the command line, feature `cli`).
+//!   (delivery to receivers, feature `send`), `cli` (the command line, feature `cli`) and
+//!   `instructions` (the instruction-count gate, feature `instructions`).
 //!
 //! Everything else is private. Until 1.0, minor versions may change these items, and the
 //! CHANGELOG says how; enums that will grow are `#[non_exhaustive]`.
@@ -60,11 +61,12 @@
 //! | `calibrate` | strategy measurement and selection writing (`calibrate`) | `measure` |
 //! | `charts` | `calibrate`'s SVG chart | plotters |
 //! | `progress` | progress bars for long jobs | indicatif |
-//! | `testing` | the conformance kit (`testing`) | `measure`, `compression` |
+//! | `testing` | the conformance kit (`testing`) | `measure`, serde_json |
 //! | `send` | delivery over TCP, UDP, Unix sockets and HTTP(S) (`send`) | ureq, signal-hook, serde_json, hdrhistogram, `tls`, `config-files` |
 //! | `tls` | TLS for `send` (`https://`, `tls://`) | rustls, webpki-roots |
 //! | `cli` (default) | the command line (`cli::run`) | clap, sha2, toml, rmp-serde and all of the above but `send` and `testing` |
-//! | `default` | `cli` and `send` | |
+//! | `instructions` (default) | the instruction-count gate (`instructions`, `payforge instructions`; valgrind at run time) | `cli` |
+//! | `default` | `cli`, `send` and `instructions` | |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
@@ -93,6 +95,8 @@ mod format;
 pub mod formats;
 mod framing;
 mod generator;
+#[cfg(feature = "instructions")]
+pub mod instructions;
 pub mod kit;
 #[cfg(feature = "measure")]
 pub mod measure;
@@ -107,6 +111,8 @@ mod setup;
 mod size;
 mod slack;
 mod strategy;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod text;
 
 pub use bytes::Bytes;
@@ -130,6 +136,6 @@ pub use size::{format_size, parse_size};
 pub use strategy::{BufferPolicy, Sizing, Strategy, StrategyChoice};
 
 /// The README's Rust snippets, compiled and run as doctests so they cannot go stale.
-#[cfg(all(doctest, feature = "cli"))]
+#[cfg(all(doctest, feature = "cli", feature = "testing"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
