@@ -65,3 +65,22 @@ fn trace_v05() {
     let report = kit::<TraceV05>().min_fill(0.99).run_all().unwrap();
     eprintln!("{report}");
 }
+
+#[test]
+fn otlp_logs() {
+    let report = kit::<payforge::formats::OtlpLogs>().run_all().unwrap();
+    eprintln!("{report}");
+}
+
+#[test]
+fn otlp_metrics() {
+    let report = kit::<payforge::formats::OtlpMetrics>().run_all().unwrap();
+    eprintln!("{report}");
+}
+
+#[test]
+fn otlp_traces() {
+    // The built-in storefront topology (default) and lading's CI topology (fixture).
+    let report = kit::<payforge::formats::OtlpTraces>().run_all().unwrap();
+    eprintln!("{report}");
+}
