@@ -141,7 +141,14 @@ pub struct Delivery {
     pub octet_counting: bool,
     /// The format's change to its config for a transport (default none).
     pub transport_hook: Option<TransportHook>,
+    /// HTTP: how many records a 2xx answer's body says were rejected (OTLP's
+    /// `partial_success`), counted in the summary as `rejected_records` (default none).
+    pub partial_success: Option<PartialSuccess>,
 }
+
+/// Reads the records a 2xx answer's body (at most 1 MiB of it) says were rejected: 0 when it
+/// says nothing.
+pub type PartialSuccess = fn(&[u8]) -> u64;
 
 impl Delivery {
     /// The defaults: `POST /` with `text/plain`, no extra headers, whole blocks per datagram, no
@@ -156,6 +163,7 @@ impl Delivery {
             datagrams: Datagrams::Blocks,
             octet_counting: false,
             transport_hook: None,
+            partial_success: None,
         }
     }
 
@@ -215,6 +223,13 @@ impl Delivery {
         self
     }
 
+    /// Counts the records a 2xx answer rejects (see [`Delivery::partial_success`]).
+    #[must_use]
+    pub const fn with_partial_success(mut self, read: PartialSuccess) -> Self {
+        self.partial_success = Some(read);
+        self
+    }
+
     /// The config to build blocks from for `transport`: `config` itself, or what the format's
     /// hook makes of it.
     ///
@@ -245,6 +260,7 @@ impl fmt::Debug for Delivery {
             .field("datagrams", &self.datagrams)
             .field("octet_counting", &self.octet_counting)
             .field("transport_hook", &self.transport_hook.is_some())
+            .field("partial_success", &self.partial_success.is_some())
             .finish()
     }
 }

@@ -59,3 +59,25 @@ fn otlp_logs_metrics_and_traces_reach_an_otlp_http_receiver() {
     let window = payforge::formats::otlp::DEFAULT_WINDOW_MS;
     run("otlp-traces", "/v1/traces", &[], |b| grammar::otlp::check_traces(b, window).traces as u64);
 }
+
+/// A 2xx carrying `partial_success { rejected_log_records: N }` counts N rejected records per
+/// answer in the summary (the blocks still count as sent); an answer without one counts none.
+#[test]
+fn partial_success_counts_rejected_records() {
+    let receiver = Receiver::http(|r| {
+        let mut reply = Reply::status(200).header("Content-Type", "application/x-protobuf");
+        // Every other answer: partial_success { rejected_log_records: 300, error_message: "bad" }.
+        reply.body =
+            if r.n % 2 == 0 { vec![0x0a, 0x08, 0x08, 0xac, 0x02, 0x12, 0x03, b'b', b'a', b'd'] } else { Vec::new() };
+        reply
+    });
+    let sent =
+        send(&["otlp-logs", "--to", &receiver.url, "--block-size", "64KiB", "--bytes", "1MiB", "--cache", "1MiB"]);
+    let seen = receiver.finish();
+    assert!(sent.output.status.success(), "{}", sent.stderr());
+    let partial = seen.iter().filter(|r| r.n % 2 == 0).count() as u64;
+    assert!(partial > 0);
+    assert_eq!(sent.get("rejected_records"), 300 * partial, "{}", sent.summary);
+    assert_eq!(sent.get("blocks_sent"), seen.len() as u64);
+    assert!(sent.stderr().contains("rejected records"), "{}", sent.stderr());
+}

@@ -105,6 +105,8 @@ pub struct HttpSpec {
     pub max_retries: u32,
     /// TLS settings of an `https://` URL.
     pub tls: Option<TlsSetup>,
+    /// Reads the records a 2xx answer rejects (OTLP's partial success).
+    pub partial_success: Option<crate::delivery::PartialSuccess>,
 }
 
 /// An answer: its status, its `Retry-After`, and the error reading its body, if any.
@@ -112,6 +114,8 @@ struct Answer {
     status: u16,
     retry_after: Option<Duration>,
     body_error: Option<String>,
+    /// Records a 2xx answer says it rejected.
+    rejected_records: u64,
 }
 
 /// One kept-alive HTTP connection of a run.
@@ -170,8 +174,15 @@ impl HttpConn {
         // The status decides the unit. Drain a bounded part of the body so the connection can
         // carry the next request; a failure here is counted, never retried.
         let mut reader = response.body_mut().as_reader().take(DRAIN_LIMIT);
-        let body_error = std::io::copy(&mut reader, &mut std::io::sink()).err().map(|e| e.to_string());
-        Ok(Answer { status, retry_after, body_error })
+        let (body_error, rejected_records) = match self.spec.partial_success {
+            Some(read) if (200..300).contains(&status) => {
+                let mut body = Vec::new();
+                let error = reader.read_to_end(&mut body).err().map(|e| e.to_string());
+                (error, read(&body))
+            }
+            _ => (std::io::copy(&mut reader, &mut std::io::sink()).err().map(|e| e.to_string()), 0),
+        };
+        Ok(Answer { status, retry_after, body_error, rejected_records })
     }
 
     /// Posts `unit`, retrying 429, 5xx and transport errors.
@@ -207,6 +218,7 @@ impl HttpConn {
                     match answer.status {
                         200..=299 => {
                             self.backoff.reset();
+                            ctx.counters.rejected_records(answer.rejected_records);
                             ctx.record(unit.bytes.len(), end - started, scheduled, end);
                             return Outcome::Sent;
                         }

@@ -251,6 +251,7 @@ fn check(registry: &Registry, options: &SendOptions) -> Result<Checked> {
         headers: options.headers.clone(),
         max_retries: options.max_retries,
         tls: tls.clone(),
+        partial_success: profile.delivery.partial_success,
     });
     Ok(Checked { profile, block_size, config, plan, http, tls })
 }

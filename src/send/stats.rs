@@ -113,6 +113,7 @@ pub struct Counters {
     torn_bytes: AtomicU64,
     answer_errors: AtomicU64,
     wire_bytes: AtomicU64,
+    rejected_records: AtomicU64,
     statuses: Mutex<BTreeMap<u16, u64>>,
     last_error: Mutex<Option<(Failure, String)>>,
 }
@@ -150,6 +151,9 @@ pub struct Totals {
     /// Payload bytes of every attempt (retries, resends and torn writes included): what the
     /// rate limits.
     pub wire_bytes: u64,
+    /// Records that 2xx answers said they rejected (OTLP's partial success), within blocks
+    /// counted as sent.
+    pub rejected_records: u64,
 }
 
 impl Counters {
@@ -202,6 +206,11 @@ impl Counters {
         self.rejected_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
+    /// A 2xx answer said it rejected `n` records.
+    pub fn rejected_records(&self, n: u64) {
+        self.rejected_records.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// A unit never went out.
     pub fn failed(&self, bytes: usize) {
         self.failed_blocks.fetch_add(1, Ordering::Relaxed);
@@ -231,6 +240,7 @@ impl Counters {
             torn_bytes: get(&self.torn_bytes),
             answer_errors: get(&self.answer_errors),
             wire_bytes: get(&self.wire_bytes),
+            rejected_records: get(&self.rejected_records),
         }
     }
 
@@ -514,6 +524,9 @@ impl Summary {
             "errors: {}  reconnects: {}  retries: {}  rejected: {} blocks ({} bytes)  failed: {} blocks ({} bytes)\n",
             t.errors, t.reconnects, t.retries, t.rejected_blocks, t.rejected_bytes, t.failed_blocks, t.failed_bytes
         ));
+        if t.rejected_records > 0 {
+            out.push_str(&format!("rejected records (partial success in 2xx answers): {}\n", t.rejected_records));
+        }
         if t.torn_units > 0 || t.answer_errors > 0 {
             out.push_str(&format!(
                 "torn: {} units ({} bytes a receiver may have read as a cut line or frame)  unread answers: {}\n",

@@ -19,6 +19,7 @@ pub mod logs;
 pub mod metrics;
 pub mod pools;
 pub mod resource;
+pub mod response;
 pub mod topology;
 pub mod traces;
 pub mod wire;
@@ -27,8 +28,10 @@ use crate::rng::BlockRng;
 
 /// OTLP/HTTP: blocks are posted as `application/x-protobuf` to `/v1/logs`, `/v1/metrics` or
 /// `/v1/traces` (each format sets its path); `--compression gzip` adds `Content-Encoding: gzip`.
-const OTLP_HTTP: crate::delivery::Delivery =
-    crate::delivery::Delivery::new().with_content_type("application/x-protobuf");
+/// A 2xx answer's `partial_success` counts its rejected records in the summary.
+const OTLP_HTTP: crate::delivery::Delivery = crate::delivery::Delivery::new()
+    .with_content_type("application/x-protobuf")
+    .with_partial_success(response::rejected);
 
 /// The stream a member's seed keys: each member replays its own RNG from its seed.
 const MEMBER_STREAM: u64 = 0x4F54_4C50; // "OTLP"
