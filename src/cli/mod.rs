@@ -52,9 +52,9 @@ enum Command {
     Calibrate(calibrate::CalibrateArgs),
     /// Regenerate the golden fixtures and compare fingerprints and allocation baselines.
     Check(check::CheckArgs),
-    /// Send blocks to a receiver (tcp, udp, unix, unixgram, http) at a controlled rate, from a
-    /// cache built up front; or run a lading generator config.
-    Send(send::SendArgs),
+    /// Send blocks to a receiver (tcp, tls, udp, unix, unixgram, http, https) at a controlled
+    /// rate, from a cache built up front; or run a lading generator config.
+    Send(Box<send::SendArgs>),
 }
 
 /// Runs the command line of this process over `registry`. Exit codes: 0 on success (and when the
@@ -88,7 +88,7 @@ where
         Command::Generate(args) => generate::run(args, &registry, alloc),
         Command::Calibrate(args) => calibrate::run(args, &registry, alloc),
         Command::Check(args) => check::run(args, &registry, alloc),
-        Command::Send(args) => send::run(args, &registry),
+        Command::Send(args) => send::run(*args, &registry),
     };
     match result {
         Ok(code) => code,

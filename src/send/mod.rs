@@ -102,10 +102,7 @@ pub struct SendOptions {
 impl SendOptions {
     /// The stable rate in bytes per second, if that is the throttle.
     pub fn rate(&self) -> Option<u64> {
-        match self.throttle {
-            Throttle::Stable { bytes_per_second } => Some(bytes_per_second),
-            _ => None,
-        }
+        self.throttle.stable_rate()
     }
 }
 

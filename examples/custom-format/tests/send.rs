@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
