@@ -232,7 +232,7 @@ fn check(registry: &Registry, options: &SendOptions) -> Result<Checked> {
         ));
     }
     let tls = tls::setup(&options.tls, &options.target)?;
-    let config = profile.delivery.adapt(&options.config, transport)?;
+    let config = options.config.for_transport(transport)?;
     let plan = BlockPlan::new(options.seed, block_size, Amount::Total(options.cache))?.with_shard(options.shard)?;
     let http = options.target.http_url(profile.delivery.http_path).map(|url| http::HttpSpec {
         url,
