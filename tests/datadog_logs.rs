@@ -14,8 +14,8 @@ const MIB: usize = 1 << 20;
 /// Small entries, so that small budgets hold blocks too.
 fn small_config() -> Config {
     Config {
-        message_words: payforge::config::ConfRange::inclusive(1, 4),
-        tags_per_entry: payforge::config::ConfRange::inclusive(1, 3),
+        message_words: payforge::kit::ConfRange::inclusive(1, 4),
+        tags_per_entry: payforge::kit::ConfRange::inclusive(1, 3),
         ..Config::default()
     }
 }
@@ -116,7 +116,7 @@ fn entry_cap_is_respected() {
 
 #[test]
 fn timestamps_follow_the_configured_range() {
-    let range = payforge::config::ConfRange::inclusive(1_000, 1_999);
+    let range = payforge::kit::ConfRange::inclusive(1_000, 1_999);
     let config = FormatConfig::new::<payforge::formats::DatadogLogs>(Config { timestamp_ms: range, ..small_config() });
     let (bytes, _) = block(&config, 8, 0, Strategy::REUSE_ENCODE_ONCE, 100_000).unwrap();
     check_block(&bytes, 100_000, (1_000, 1_999));

@@ -55,7 +55,7 @@ const BUILD_SLACK: u64 = 16 * 1024;
 
 fn env_u64(name: &str, default: u64) -> u64 {
     match std::env::var(name) {
-        Ok(v) => payforge::size::parse_size("env", &v).unwrap_or_else(|e| panic!("{name}: {e}")),
+        Ok(v) => payforge::parse_size("env", &v).unwrap_or_else(|e| panic!("{name}: {e}")),
         Err(_) => default,
     }
 }
@@ -73,7 +73,7 @@ impl Settings {
     fn from_env() -> Self {
         Settings {
             cases: env_u64("FUZZ_CASES", 96) as u32,
-            max_budget: env_u64("FUZZ_MAX_BUDGET", 4 << 20).min(payforge::fill::MAX_BUDGET as u64) as usize,
+            max_budget: env_u64("FUZZ_MAX_BUDGET", 4 << 20).min(payforge::MAX_BUDGET as u64) as usize,
             ceiling: env_u64("FUZZ_CEILING", 64 << 20),
             timeout: Duration::from_secs(env_u64("FUZZ_CASE_TIMEOUT", 120)),
         }
@@ -151,7 +151,7 @@ fn budget(max: usize) -> impl Strategy<Value = usize> {
         6 => 0usize..4096.min(max),
         4 => 4096.min(max)..=(256 << 10).min(max),
         2 => (256usize << 10).min(max)..=max,
-        1 => prop_oneof![Just(0usize), Just(1), Just(max), Just(payforge::fill::MAX_BUDGET + 1), Just(usize::MAX)],
+        1 => prop_oneof![Just(0usize), Just(1), Just(max), Just(payforge::MAX_BUDGET + 1), Just(usize::MAX)],
     ]
 }
 
@@ -524,9 +524,9 @@ fn fuzz_cli_parsers(settings: Settings, tally: &Mutex<Tally>) {
         let mut tally = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         tally.cases += 1;
         for s in [a.clone(), format!("{a}..{b}"), format!("{a}/{b}")] {
-            match payforge::size::parse_size("size", &s) {
+            match payforge::parse_size("size", &s) {
                 Ok(n) => {
-                    let back = payforge::size::parse_size("size", &payforge::size::format_size(n)).unwrap();
+                    let back = payforge::parse_size("size", &payforge::format_size(n)).unwrap();
                     prop_assert_eq!(back, n, "{} round-trips", s);
                     tally.outcome("size: parsed".into());
                 }
@@ -539,9 +539,7 @@ fn fuzz_cli_parsers(settings: Settings, tally: &Mutex<Tally>) {
             }
             match s.parse::<BlockSize>() {
                 Ok(size) => {
-                    prop_assert!(
-                        1 <= size.min() && size.min() <= size.max() && size.max() <= payforge::fill::MAX_BUDGET
-                    );
+                    prop_assert!(1 <= size.min() && size.min() <= size.max() && size.max() <= payforge::MAX_BUDGET);
                     prop_assert_eq!(size.to_string().parse::<BlockSize>().unwrap(), size);
                     tally.outcome("block size: parsed".into());
                 }

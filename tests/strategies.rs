@@ -8,12 +8,12 @@
 //! Raise `PROPTEST_CASES` for a longer run (CI's slow job does).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use payforge::BlockSource;
 use payforge::formats::datadog_logs::DatadogLogs;
 use payforge::formats::dogstatsd::DogStatsD;
 use payforge::formats::syslog5424::Syslog5424;
 use payforge::formats::trace_v04::TraceV04;
 use payforge::formats::trace_v05::TraceV05;
-use payforge::generator::BlockSource;
 use payforge::{BlockRng, Configured, Error, Format, Generator, Strategy, StringTable};
 use proptest::prelude::*;
 
@@ -29,9 +29,9 @@ fn reference<F: Format>(format: &F, seed: u64, index: u64, budget: usize) -> Opt
             break;
         }
         let mut next = body.clone();
-        framing.open_member(k, &mut next);
+        let start = framing.open_member(k, &mut next);
         format.encode_indexed(&format.generate(&mut rng), &mut dict, &mut next);
-        framing.close_member(&mut next);
+        framing.close_member(k, start, &mut next);
         if framing.framed_len(k + 1, next.len(), dict.size()) > budget {
             break;
         }
@@ -44,9 +44,9 @@ fn reference<F: Format>(format: &F, seed: u64, index: u64, budget: usize) -> Opt
     let mut dict = StringTable::new();
     body.clear();
     for i in 0..k {
-        framing.open_member(i, &mut body);
+        let start = framing.open_member(i, &mut body);
         format.encode_indexed(&format.generate(&mut rng), &mut dict, &mut body);
-        framing.close_member(&mut body);
+        framing.close_member(i, start, &mut body);
     }
     if k == 0 {
         return None;
@@ -163,7 +163,7 @@ fn zero_and_huge_budgets_are_handled() {
         let mut out = Vec::new();
         let err = source.fill(&mut BlockRng::for_block(1, 0), source.min_block_len() - 1, &mut out).unwrap_err();
         assert!(matches!(err, Error::BudgetTooSmall { .. }) && out.is_empty(), "{kind}: {err}");
-        for huge in [payforge::fill::MAX_BUDGET + 1, usize::MAX] {
+        for huge in [payforge::MAX_BUDGET + 1, usize::MAX] {
             let err = source.fill(&mut BlockRng::for_block(1, 0), huge, &mut out).unwrap_err();
             assert!(matches!(err, Error::BudgetTooLarge { .. }) && out.is_empty(), "{kind}: {err}");
         }
@@ -174,7 +174,7 @@ fn zero_and_huge_budgets_are_handled() {
         .build(1, Strategy::REUSE_ENCODE_ONCE)
         .unwrap();
     let mut out = Vec::new();
-    let filled = source.fill(&mut BlockRng::for_block(1, 0), payforge::fill::MAX_BUDGET, &mut out).unwrap();
+    let filled = source.fill(&mut BlockRng::for_block(1, 0), payforge::MAX_BUDGET, &mut out).unwrap();
     assert_eq!(filled.members, 1000);
     assert!(out.capacity() < 4 * filled.bytes, "capacity {} for {} bytes", out.capacity(), filled.bytes);
 }

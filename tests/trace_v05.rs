@@ -10,9 +10,9 @@ use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 
-use payforge::compress::Compressor;
+use payforge::BlockSource;
+use payforge::Compressor;
 use payforge::formats::{TraceV04, TraceV05};
-use payforge::generator::BlockSource;
 use payforge::{
     BlockRng, Compression, Configured, Error, ErrorKind, Format, FormatConfig, Generator, Strategy, StringTable,
 };
@@ -354,7 +354,7 @@ fn the_same_traces_as_trace_v04() {
             for t in members(&format, seed, seed, resolved.len()) {
                 format.encode(&t, &mut same);
             }
-            let wide_header = payforge::framing::msgpack_array_header_len(v04_traces.len());
+            let wide_header = payforge::kit::msgpack_array_header_len(v04_traces.len());
             assert_eq!(same[header..], wide[wide_header..wide_header + same.len() - header]);
             v05_bytes += v05.len();
             v04_bytes += same.len();

@@ -14,6 +14,7 @@
 
 use std::any::Any;
 use std::fmt;
+#[cfg(feature = "config-files")]
 use std::path::Path;
 use std::sync::Arc;
 
@@ -38,6 +39,7 @@ trait ErasedConfig: Send + Sync {
     fn setup_memory(&self) -> Result<SetupMemory>;
     fn warnings(&self) -> Vec<String>;
     fn for_transport(&self, transport: Transport) -> Result<Option<Arc<dyn ErasedConfig>>>;
+    #[cfg(feature = "config-files")]
     fn to_yaml(&self) -> std::result::Result<String, String>;
     fn as_any(&self) -> &dyn Any;
     fn debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
@@ -75,6 +77,7 @@ impl<F: Configured> ErasedConfig for Typed<F> {
         Ok(F::for_transport(&self.0, transport)?.map(|c| Arc::new(Typed::<F>(c)) as Arc<dyn ErasedConfig>))
     }
 
+    #[cfg(feature = "config-files")]
     fn to_yaml(&self) -> std::result::Result<String, String> {
         serde_norway::to_string(&self.0).map_err(|e| e.to_string())
     }
@@ -121,6 +124,7 @@ impl FormatConfig {
     ///
     /// # Errors
     /// [`Error::ConfigFile`] naming `origin` and the parser's complaint (unknown key, bad value).
+    #[cfg(feature = "config-files")]
     pub fn parse<F: Configured>(text: &str, origin: &Path) -> Result<Self> {
         Ok(Self::new::<F>(crate::config::from_yaml(text, origin, F::LADING_PATH)?))
     }
@@ -182,7 +186,7 @@ impl FormatConfig {
     }
 
     /// An upper bound on the heap building this config takes, by part, computed without
-    /// building it (see [`crate::setup`]).
+    /// building it (see [`crate::kit`]).
     ///
     /// # Errors
     /// [`Error::Config`] for an invalid field.
@@ -213,6 +217,7 @@ impl FormatConfig {
     ///
     /// # Errors
     /// Never in practice; a serialization failure is reported as a config error.
+    #[cfg(feature = "config-files")]
     pub fn to_yaml(&self) -> Result<String> {
         self.config.to_yaml().map_err(|e| Error::config(self.name(), "<config>", e))
     }
@@ -227,7 +232,7 @@ impl FormatConfig {
 
     /// The concrete strategy `choice` means for this format at `block_size`: a fixed strategy
     /// as it is; `auto` from the attached selection (or the embedded one), which falls back to
-    /// [`crate::selection::FALLBACK`] for a format it has no entries for.
+    /// the fallback, `reuse-encode-once`, for a format it has no entries for.
     pub fn resolve(&self, choice: StrategyChoice, block_size: u64) -> Strategy {
         match (choice, &self.selection) {
             (StrategyChoice::Fixed(s), _) => s,
@@ -254,6 +259,7 @@ pub struct FormatSpec {
     sample: SampleRendering,
     delivery: Delivery,
     default_config: fn() -> FormatConfig,
+    #[cfg(feature = "config-files")]
     parse_config: fn(&str, &Path) -> Result<FormatConfig>,
 }
 
@@ -267,6 +273,7 @@ impl FormatSpec {
             sample: F::SAMPLE,
             delivery: F::DELIVERY,
             default_config: FormatConfig::default_of::<F>,
+            #[cfg(feature = "config-files")]
             parse_config: FormatConfig::parse::<F>,
         }
     }
@@ -305,6 +312,7 @@ impl FormatSpec {
     ///
     /// # Errors
     /// [`Error::ConfigFile`] naming `origin` and the parser's complaint.
+    #[cfg(feature = "config-files")]
     pub fn parse_config(&self, text: &str, origin: &Path) -> Result<FormatConfig> {
         (self.parse_config)(text, origin)
     }
@@ -313,6 +321,7 @@ impl FormatSpec {
     ///
     /// # Errors
     /// [`Error::ConfigFile`] when the file cannot be read or parsed.
+    #[cfg(feature = "config-files")]
     pub fn load_config(&self, path: &Path) -> Result<FormatConfig> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::ConfigFile { path: path.to_path_buf(), reason: e.to_string() })?;

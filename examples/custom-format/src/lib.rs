@@ -28,9 +28,10 @@
 pub mod config;
 pub mod pools;
 
-use payforge::config::ConfRange;
-use payforge::setup::{self, SetupMemory};
-use payforge::text::{StrPool, civil_from_days, push_u64};
+use payforge::SetupMemory;
+use payforge::kit as setup;
+use payforge::kit::ConfRange;
+use payforge::kit::{StrPool, civil_from_days, push_u64};
 use payforge::{BlockRng, Configured, Delivery, Format, Framing};
 
 pub use config::Config;

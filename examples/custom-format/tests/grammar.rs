@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use payforge::config::ConfRange;
+use payforge::kit::ConfRange;
 use payforge::{BlockRng, Configured, Format, FormatConfig, Strategy};
 use payforge_apache::config::{Config, MethodWeight, StatusWeight};
 use payforge_apache::{ApacheCombined, has_no_body};

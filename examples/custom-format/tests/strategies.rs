@@ -5,8 +5,8 @@
 //! 24 cases per property by default, to stay fast on 2 cores; `PROPTEST_CASES` raises it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use payforge::config::ConfRange;
-use payforge::generator::BlockSource;
+use payforge::BlockSource;
+use payforge::kit::ConfRange;
 use payforge::{BlockRng, Configured, Error, Format, FormatConfig, Generator, Registry, Strategy};
 use payforge_apache::ApacheCombined;
 use payforge_apache::config::{Config, StatusWeight};
@@ -23,9 +23,9 @@ fn reference<F: Format>(format: &F, seed: u64, index: u64, budget: usize) -> Opt
     let next_len = loop {
         assert!(k < format.max_members(), "apache-combined has no member cap");
         let mut member = Vec::new();
-        framing.open_member(k, &mut member);
+        let start = framing.open_member(k, &mut member);
         format.encode(&format.generate(&mut rng), &mut member);
-        framing.close_member(&mut member);
+        framing.close_member(k, start, &mut member);
         if framing.block_len(k + 1, body.len() + member.len()) > budget {
             break member.len();
         }
@@ -171,7 +171,7 @@ fn zero_and_huge_budgets_are_handled() {
     let mut out = Vec::new();
     let err = source.fill(&mut BlockRng::for_block(1, 0), source.min_block_len() - 1, &mut out).unwrap_err();
     assert!(matches!(err, Error::BudgetTooSmall { .. }) && out.is_empty(), "{err}");
-    for huge in [payforge::fill::MAX_BUDGET + 1, usize::MAX] {
+    for huge in [payforge::MAX_BUDGET + 1, usize::MAX] {
         let err = source.fill(&mut BlockRng::for_block(1, 0), huge, &mut out).unwrap_err();
         assert!(matches!(err, Error::BudgetTooLarge { .. }) && out.is_empty(), "{err}");
     }

@@ -7,7 +7,7 @@
 //! The binary holds a single test so no other test thread allocates while we count.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use payforge::generator::BlockSource;
+use payforge::BlockSource;
 use payforge::measure::CountingAlloc;
 use payforge::{BlockRng, FormatConfig, Strategy};
 use payforge_apache::ApacheCombined;
