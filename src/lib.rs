@@ -34,13 +34,15 @@
 //!   [`Strategy`], [`Error`], ...) and the contract a format implements ([`Format`],
 //!   [`Configured`], [`Framing`], [`CustomFraming`]).
 //! * [`formats`]: the built-in formats and their configs.
-//! * [`delivery`]: how a format declares that its blocks travel to a receiver ([`Delivery`]).
 //! * [`cache`]: block caches and their plans, re-exported at the root too.
+//! * [`delivery`]: how a format's blocks travel to a receiver (HTTP path, content type,
+//!   headers, datagram rules), declared by each format and read by `send`.
 //! * [`kit`]: building blocks exported on purpose for format authors (string pools, text
 //!   writers, config ranges and validators, setup-memory estimates).
 //! * Behind cargo features: `testing` (the conformance kit, feature `testing`), `measure`
 //!   (the counting allocator, feature `measure`), `calibrate` (feature `calibrate`), `send`
-//!   (delivery to receivers, feature `send`) and `cli` (the command line, feature `cli`).
+//!   (delivery to receivers, feature `send`), `cli` (the command line, feature `cli`) and
+//!   `instructions` (the instruction-count gate, feature `instructions`).
 //!
 //! Everything else is private. Until 1.0, minor versions may change these items, and the
 //! CHANGELOG says how; enums that will grow are `#[non_exhaustive]`.
@@ -59,11 +61,12 @@
 //! | `calibrate` | strategy measurement and selection writing (`calibrate`) | `measure` |
 //! | `charts` | `calibrate`'s SVG chart | plotters |
 //! | `progress` | progress bars for long jobs | indicatif |
-//! | `testing` | the conformance kit (`testing`) | `measure`, `compression` |
-//! | `send` | delivery over TCP, TLS, UDP, Unix sockets and HTTP(S) (`send`), latency histograms | ureq, signal-hook, serde_json, hdrhistogram, `tls`, `config-files` |
-//! | `tls` | `https://` and `tls://` targets of `send` | rustls (ring), webpki-roots |
+//! | `testing` | the conformance kit (`testing`) | `measure`, serde_json |
+//! | `send` | delivery over TCP, UDP, Unix sockets and HTTP(S) (`send`) | ureq, signal-hook, serde_json, hdrhistogram, `tls`, `config-files` |
+//! | `tls` | TLS for `send` (`https://`, `tls://`) | rustls, webpki-roots |
 //! | `cli` (default) | the command line (`cli::run`) | clap, sha2, toml, rmp-serde and all of the above but `send` and `testing` |
-//! | `default` | `cli` and `send` | |
+//! | `instructions` (default) | the instruction-count gate (`instructions`, `payforge instructions`; valgrind at run time) | `cli` |
+//! | `default` | `cli`, `send` and `instructions` | |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
@@ -92,6 +95,8 @@ mod format;
 pub mod formats;
 mod framing;
 mod generator;
+#[cfg(feature = "instructions")]
+pub mod instructions;
 pub mod kit;
 #[cfg(feature = "measure")]
 pub mod measure;
@@ -106,6 +111,8 @@ mod setup;
 mod size;
 mod slack;
 mod strategy;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod text;
 
 pub use bytes::Bytes;
@@ -129,6 +136,6 @@ pub use size::{format_size, parse_size};
 pub use strategy::{BufferPolicy, Sizing, Strategy, StrategyChoice};
 
 /// The README's Rust snippets, compiled and run as doctests so they cannot go stale.
-#[cfg(all(doctest, feature = "cli"))]
+#[cfg(all(doctest, feature = "cli", feature = "testing"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -20,6 +20,8 @@
 mod calibrate;
 mod check;
 mod generate;
+#[cfg(feature = "instructions")]
+mod instructions;
 mod output;
 #[cfg(feature = "send")]
 mod send;
@@ -58,6 +60,10 @@ enum Command {
     /// rate, from a cache built up front; or run a lading generator config.
     #[cfg(feature = "send")]
     Send(Box<send::SendArgs>),
+    /// Count instructions per format, strategy and block size under valgrind's callgrind and
+    /// compare them with the committed baselines (payload-fixtures/instructions.toml).
+    #[cfg(feature = "instructions")]
+    Instructions(instructions::InstructionsArgs),
 }
 
 /// Runs the command line of this process over `registry`. Exit codes: 0 on success (and when the
@@ -97,6 +103,8 @@ where
         Command::Check(args) => check::run(args, &registry, alloc),
         #[cfg(feature = "send")]
         Command::Send(args) => send::run(*args, &registry),
+        #[cfg(feature = "instructions")]
+        Command::Instructions(args) => instructions::run(args, &registry),
     };
     match result {
         Ok(code) => code,
