@@ -8,7 +8,8 @@
 //! # The contract, for authors of formats
 //!
 //! The sizing loop and every strategy rely on these; a format that breaks them gets wrong blocks,
-//! not an error, so the example crate (`examples/custom-format/`) tests each of them.
+//! not an error, so the conformance kit (`payforge::testing`, feature `testing`) checks each of
+//! them, for the built-in formats and the example crate (`examples/custom-format/`) alike.
 //!
 //! * **Members come from the RNG alone.** [`Format::generate`] may read the format's own state
 //!   (pools built at setup) and the `rng` it is given, and nothing else: no clock, no counter, no
@@ -32,7 +33,7 @@
 //! * **The steady state allocates nothing** only if `generate` and `encode` do not: keep members
 //!   plain data (numbers, offsets into pools built at setup, inline vectors such as
 //!   `smallvec`) and write into `out` only. The reuse strategies then make zero allocations per
-//!   block once warmed up, which `tests/zero_alloc.rs` (and the example crate) assert.
+//!   block once warmed up, which the conformance kit asserts.
 //! * **[`Format::framing`] and [`Format::max_members`] are constant** for a built format.
 
 use crate::dictionary::StringTable;

@@ -61,7 +61,7 @@
 //! | `calibrate` | strategy measurement and selection writing (`calibrate`) | `measure` |
 //! | `charts` | `calibrate`'s SVG chart | plotters |
 //! | `progress` | progress bars for long jobs | indicatif |
-//! | `testing` | the conformance kit (`testing`) | `measure`, `compression` |
+//! | `testing` | the conformance kit (`testing`) | `measure`, serde_json |
 //! | `send` | delivery over TCP, UDP, Unix sockets and HTTP(S) (`send`) | ureq, signal-hook, serde_json, hdrhistogram, `tls`, `config-files` |
 //! | `tls` | TLS for `send` (`https://`, `tls://`) | rustls, webpki-roots |
 //! | `cli` (default) | the command line (`cli::run`) | clap, sha2, toml, rmp-serde and all of the above but `send` and `testing` |
@@ -111,6 +111,8 @@ mod setup;
 mod size;
 mod slack;
 mod strategy;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod text;
 
 pub use bytes::Bytes;
@@ -134,6 +136,6 @@ pub use size::{format_size, parse_size};
 pub use strategy::{BufferPolicy, Sizing, Strategy, StrategyChoice};
 
 /// The README's Rust snippets, compiled and run as doctests so they cannot go stale.
-#[cfg(all(doctest, feature = "cli"))]
+#[cfg(all(doctest, feature = "cli", feature = "testing"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

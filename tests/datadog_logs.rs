@@ -115,6 +115,18 @@ fn entry_cap_is_respected() {
 }
 
 #[test]
+fn the_largest_budget_is_served_by_the_entry_cap() {
+    // The intake cap ends the block long before 1 GiB, and the output is sized by what was
+    // produced, not by the budget.
+    let mut source =
+        FormatConfig::default_of::<payforge::formats::DatadogLogs>().build(1, Strategy::REUSE_ENCODE_ONCE).unwrap();
+    let mut out = Vec::new();
+    let filled = source.fill(&mut BlockRng::for_block(1, 0), payforge::MAX_BUDGET, &mut out).unwrap();
+    assert_eq!(filled.members, 1000);
+    assert!(out.capacity() < 4 * filled.bytes, "capacity {} for {} bytes", out.capacity(), filled.bytes);
+}
+
+#[test]
 fn timestamps_follow_the_configured_range() {
     let range = payforge::kit::ConfRange::inclusive(1_000, 1_999);
     let config = FormatConfig::new::<payforge::formats::DatadogLogs>(Config { timestamp_ms: range, ..small_config() });

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod grammar;
 
 use std::io::Read;
 use std::net::{TcpListener, UdpSocket};
@@ -14,9 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::dogstatsd_grammar::check_line;
 use common::receiver::{Receiver, Reply, Request};
 use common::{Sent, payforge, send, wait_until};
+use grammar::dogstatsd::check_line;
 
 const LIMIT: Duration = Duration::from_secs(20);
 

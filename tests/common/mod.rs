@@ -3,7 +3,6 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod certs;
-pub mod dogstatsd_grammar;
 pub mod receiver;
 
 use std::process::{Command, Output};
