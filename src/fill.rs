@@ -62,6 +62,8 @@ use crate::rng::BlockRng;
 use crate::search::{Found, Probe, longest_prefix};
 use crate::strategy::{BufferPolicy, Sizing, Strategy};
 
+mod segmented;
+
 /// The largest budget [`fill`] accepts: 1 GiB. Larger blocks gain a load generator nothing, and
 /// the working buffers of a strategy are a small multiple of the budget, so a typo such as
 /// `1TiB` must be an error, not an attempt to allocate terabytes.
@@ -105,6 +107,8 @@ pub struct Workspace<M> {
     /// dictionary's size after each member, next to `offsets`.
     dict: StringTable,
     dict_sizes: Vec<DictSize>,
+    /// Compressed budgets without a dictionary: the segmented path's codec and buffers.
+    segments: segmented::SegmentBuffers,
     /// Peak members, offsets and bytes the buffers have held.
     peak: [Peak; 3],
 }
@@ -121,6 +125,7 @@ impl<M> Default for Workspace<M> {
             compressor: None,
             dict: StringTable::new(),
             dict_sizes: Vec::new(),
+            segments: segmented::SegmentBuffers::default(),
             peak: [Peak::default(); 3],
         }
     }
@@ -201,6 +206,7 @@ impl<M> Workspace<M> {
             + self.packed.capacity()
             + self.dict.retained_bytes()
             + self.dict_sizes.capacity() * std::mem::size_of::<DictSize>()
+            + self.segments.retained_bytes()
     }
 }
 
@@ -252,6 +258,9 @@ pub fn fill_compressed<F: Format>(
             &mut fresh
         }
     };
+    if !compression.is_none() && !framing.has_dictionary() {
+        return segmented::fill_segmented(format, strategy, compression, ws, rng, budget, out);
+    }
     if !compression.is_none() {
         return fill_packed(format, strategy, compression, ws, rng, budget, out);
     }

@@ -53,6 +53,7 @@ pub mod setup;
 pub mod size;
 pub mod slack;
 pub mod strategy;
+mod stream_codec;
 pub mod text;
 
 pub use cache::{BlockCache, BlockPlan, BlockSize, CacheHandle, Shard};
