@@ -32,6 +32,11 @@ pub const DEFLATE_WINDOW: usize = 32 * 1024;
 /// the output buffers grow with the compressed bytes, not with the input.
 const STREAM_ROOM: usize = 32 * 1024;
 
+/// The first frame's header when no segment is closed: magic, no content size, not single-segment,
+/// no checksum or dictionary, and the smallest window (1 KiB; the frame holds at most the
+/// framing's header, in a raw block).
+const ZSTD_EMPTY_FRAME_HEADER: [u8; 6] = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x00];
+
 /// The empty last raw block that ends a zstd frame (Last_Block = 1, Raw, size 0).
 const ZSTD_LAST_EMPTY_BLOCK: [u8; 3] = [0x01, 0x00, 0x00];
 
@@ -42,7 +47,7 @@ pub struct StreamCodec {
 }
 
 enum Kind {
-    Gzip { stream: Box<Compress>, tail: Box<Compress> },
+    Gzip { stream: Box<Compress>, tail: Box<Compress>, sink: Vec<u8> },
     Zstd { stream: Box<CCtx<'static>>, tail: Box<zstd::bulk::Compressor<'static>> },
 }
 
@@ -70,6 +75,7 @@ impl StreamCodec {
                 Kind::Gzip {
                     stream: Box::new(Compress::new(level, false)),
                     tail: Box::new(Compress::new(level, false)),
+                    sink: Vec::new(),
                 }
             }
             Compression::Zstd(level) => {
@@ -84,21 +90,17 @@ impl StreamCodec {
         Ok(Some(Self { kind }))
     }
 
-    /// Starts a block: resets the stream and appends what it writes before any segment (the
-    /// zstd frame header; nothing for gzip) to `closed`, which is cleared first.
+    /// Starts a block: resets the stream and clears `closed`.
     ///
     /// # Errors
     /// [`Error::Io`] if the codec fails.
     pub fn begin(&mut self, closed: &mut Vec<u8>) -> Result<()> {
         closed.clear();
         match &mut self.kind {
-            Kind::Gzip { stream, .. } => {
-                stream.reset();
-                Ok(())
-            }
+            Kind::Gzip { stream, sink, .. } => scrub(stream, sink),
             Kind::Zstd { stream, .. } => {
                 stream.reset(ResetDirective::SessionOnly).map_err(zstd_error)?;
-                zstd_stream(stream, &[], closed)
+                Ok(())
             }
         }
     }
@@ -122,8 +124,8 @@ impl StreamCodec {
     pub fn tail(&mut self, history: &[u8], input: &[u8], out: &mut Vec<u8>) -> Result<()> {
         out.clear();
         match &mut self.kind {
-            Kind::Gzip { tail, .. } => {
-                tail.reset();
+            Kind::Gzip { tail, sink, .. } => {
+                scrub(tail, sink)?;
                 let start = history.len().saturating_sub(DEFLATE_WINDOW);
                 let dictionary = history.get(start..).unwrap_or_default();
                 if !dictionary.is_empty() {
@@ -157,11 +159,15 @@ impl StreamCodec {
 
     /// Bytes the container adds around the closed segments and the tail for a framing header of
     /// `header` bytes: gzip's header, stored block and trailer; zstd's raw block and the empty
-    /// last block that ends the first frame.
-    pub fn fixed_len(&self, header: usize) -> usize {
+    /// last block that end the first frame, and its header when no segment is closed (the
+    /// stream writes it with the first segment).
+    pub fn fixed_len(&self, header: usize, closed: &[u8]) -> usize {
         match self.kind {
             Kind::Gzip { .. } => GZIP_HEADER.len() + 8 + if header == 0 { 0 } else { 5 + header },
-            Kind::Zstd { .. } => ZSTD_LAST_EMPTY_BLOCK.len() + if header == 0 { 0 } else { 3 + header },
+            Kind::Zstd { .. } => {
+                let frame = if closed.is_empty() { ZSTD_EMPTY_FRAME_HEADER.len() } else { 0 };
+                frame + ZSTD_LAST_EMPTY_BLOCK.len() + if header == 0 { 0 } else { 3 + header }
+            }
         }
     }
 
@@ -189,6 +195,9 @@ impl StreamCodec {
             Kind::Zstd { .. } => {
                 let head = zstd_frame_header_len(closed).min(closed.len());
                 let (frame_header, blocks) = closed.split_at(head);
+                if frame_header.is_empty() {
+                    out.extend_from_slice(&ZSTD_EMPTY_FRAME_HEADER);
+                }
                 out.extend_from_slice(frame_header);
                 if !header.is_empty() {
                     // A raw, non-last block: Block_Size << 3 | Raw (0) << 1 | Last_Block (0).
@@ -218,6 +227,25 @@ fn zstd_frame_header_len(frame: &[u8]) -> usize {
         _ => 8,
     };
     4 + 1 + usize::from(!single_segment) + did + fcs
+}
+
+/// Zeros a deflate compressor's window scrubs it with.
+static ZEROS: [u8; SCRUB_LEN] = [0; SCRUB_LEN];
+/// More than the deflate window buffer (two 32 KiB halves) and a maximal match.
+const SCRUB_LEN: usize = 2 * DEFLATE_WINDOW + 4096;
+
+/// Resets a deflate compressor to the state of a new one. `reset` alone is not enough: zlib-rs
+/// hashes 4 bytes at each position, so the last positions of an input hash up to 3 bytes past
+/// its end, which are left over from earlier inputs after a reset (zeros in a new compressor),
+/// and the matches found there, hence the output, would depend on what the compressor compressed
+/// before. Compressing zeros over the whole window buffer (cheap: a few hundred maximal matches)
+/// leaves it as a new compressor's, so the output depends on the input alone.
+fn scrub(c: &mut Compress, sink: &mut Vec<u8>) -> Result<()> {
+    c.reset();
+    sink.clear();
+    deflate(c, &ZEROS, FlushCompress::Finish, sink)?;
+    c.reset();
+    Ok(())
 }
 
 /// Feeds all of `input` to the deflate stream with `flush`, appending the output to `out`.
@@ -269,4 +297,68 @@ fn gzip_error(e: impl std::error::Error + Send + Sync + 'static) -> Error {
 
 fn zstd_error(code: usize) -> Error {
     Error::io("compress", "zstd", std::io::Error::other(zstd_safe::get_error_name(code)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn data(n: usize, seed: u64) -> Vec<u8> {
+        let mut rng = crate::rng::BlockRng::for_block(seed, 1);
+        // Words from a small vocabulary: long repeats, as in real members.
+        let words: [&[u8]; 8] =
+            [b"service ", b"db.query ", b"GET /api/v1/users ", b"200 ", b"host-01 ", b"ok\n", b"a", b"42 "];
+        let mut out = Vec::with_capacity(n + 32);
+        while out.len() < n {
+            out.extend_from_slice(words[rng.below(8) as usize]);
+        }
+        out.truncate(n);
+        out
+    }
+
+    #[test]
+    fn segments_are_what_a_flushing_writer_writes() {
+        let segments = [data(5000, 1), data(300, 2), data(70_000, 3), data(9, 4)];
+        let mut codec = StreamCodec::new(Compression::Gzip(6)).unwrap().unwrap();
+        let mut closed = Vec::new();
+        codec.begin(&mut closed).unwrap();
+        let mut w = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(6));
+        for s in &segments {
+            codec.segment(s, &mut closed).unwrap();
+            w.write_all(s).unwrap();
+            w.flush().unwrap();
+            assert_eq!(&closed, w.get_ref());
+        }
+        let history = segments.concat();
+        let mut tail = Vec::new();
+        codec.tail(&history, &data(2000, 5), &mut tail).unwrap();
+        let mut fresh = Compress::new(flate2::Compression::new(6), false);
+        fresh.set_dictionary(&history[history.len() - DEFLATE_WINDOW..]).unwrap();
+        let mut want = Vec::with_capacity(10_000);
+        assert_eq!(fresh.compress_vec(&data(2000, 5), &mut want, FlushCompress::Finish).unwrap(), Status::StreamEnd);
+        assert_eq!(tail, want);
+    }
+
+    #[test]
+    fn a_tail_does_not_depend_on_earlier_tails() {
+        let history = data(40_000, 9);
+        let fresh = |input: &[u8]| {
+            let mut c = Compress::new(flate2::Compression::new(6), false);
+            c.set_dictionary(&history[history.len() - DEFLATE_WINDOW..]).unwrap();
+            let mut out = Vec::with_capacity(input.len() * 2 + 1024);
+            assert_eq!(c.compress_vec(input, &mut out, FlushCompress::Finish).unwrap(), Status::StreamEnd);
+            out
+        };
+        let mut codec = StreamCodec::new(Compression::Gzip(6)).unwrap().unwrap();
+        let mut tail = Vec::new();
+        for seed in 0..200 {
+            let long = data(3000 + seed as usize * 7, seed);
+            codec.tail(&history, &long, &mut tail).unwrap();
+            let short = &long[..1000 + seed as usize * 5];
+            codec.tail(&history, short, &mut tail).unwrap();
+            assert_eq!(tail, fresh(short), "seed {seed}");
+        }
+    }
 }

@@ -148,10 +148,10 @@ mod naive {
         }
     }
 
-    fn fixed(compression: Compression, header: usize) -> usize {
+    fn fixed(compression: Compression, header: usize, closed: &[u8]) -> usize {
         match compression {
             Compression::Gzip(_) => 18 + if header == 0 { 0 } else { 5 + header },
-            _ => 3 + if header == 0 { 0 } else { 3 + header },
+            _ => 3 + if closed.is_empty() { 6 } else { 0 } + if header == 0 { 0 } else { 3 + header },
         }
     }
 
@@ -175,7 +175,10 @@ mod naive {
                 out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
             }
             _ => {
-                // Magic, descriptor (no content size, not single-segment), window descriptor.
+                // Magic, descriptor (no content size, not single-segment), window descriptor; with
+                // no segment, the smallest window.
+                let empty_frame = [0x28, 0xb5, 0x2f, 0xfd, 0, 0];
+                let closed = if closed.is_empty() { &empty_frame[..] } else { closed };
                 assert_eq!(closed[4] & 0xe3, 0, "unexpected frame header flags");
                 out.extend_from_slice(&closed[..6]);
                 if !header.is_empty() {
@@ -229,16 +232,15 @@ mod naive {
             };
             let reserve = tail_bound(compression, trailer.len());
             let floor = budget / if matches!(compression, Compression::Zstd(_)) { 64 } else { 16 };
-            let opened = closed_of(&[]).len();
             let (mut k, mut start, mut ends) = (0usize, 0usize, Vec::<usize>::new());
             let mut closed = closed_of(&[]);
             loop {
-                let used = fixed(compression, framing.header_len(k.max(1))) + closed.len() + reserve;
+                let used = fixed(compression, framing.header_len(k.max(1)), &closed) + closed.len() + reserve;
                 let room = budget.saturating_sub(used);
                 if room < floor.max(1) {
                     break;
                 }
-                let packed = closed.len() - opened;
+                let packed = closed.len();
                 let target = if packed == 0 {
                     room * 2 / 3
                 } else {
@@ -261,7 +263,7 @@ mod naive {
                 let segments: Vec<&[u8]> =
                     bounds.iter().scan(0, |from, &to| Some(&stream[std::mem::replace(from, to)..to])).collect();
                 let longer = closed_of(&segments);
-                if fixed(compression, framing.header_len(end)) + longer.len() + reserve > budget {
+                if fixed(compression, framing.header_len(end), &longer) + longer.len() + reserve > budget {
                     break;
                 }
                 (k, start, closed) = (end, offsets[end], longer);
@@ -287,8 +289,12 @@ mod naive {
             let mut raw = header.clone();
             raw.extend_from_slice(&history);
             raw.extend_from_slice(&input);
-            let size = fixed(self.compression, header.len()) + self.closed.len() + tail.len();
+            let size = fixed(self.compression, header.len(), &self.closed) + self.closed.len() + tail.len();
             (size <= self.budget).then(|| assemble(self.compression, &header, &self.closed, &tail, &raw))
+        }
+
+        pub fn closed_len(&self) -> usize {
+            self.closed.len()
         }
 
         /// The linear scan: tail members before the first that does not fit.
@@ -342,7 +348,19 @@ fn check<F: Configured>(compression: Compression, seed: u64, index: u64, budget:
         let raw = framed_prefix(&format, seed, index, filled.members);
         assert_eq!(decode(compression, block), raw, "{compression}: not the naive framed prefix");
         let n = filled.members.checked_sub(naive.closed_members).expect("fewer members than the closed segments");
-        assert_eq!(naive.block(n).as_ref(), Some(block), "{compression} budget {budget}: not the naive block");
+        let want = naive.block(n).expect("the block fits by the naive definition");
+        let differs = want.iter().zip(block.iter()).position(|(a, b)| a != b);
+        assert!(
+            want == *block,
+            "{compression} budget {budget}: not the naive block ({} vs {} bytes, first difference at {differs:?}, \
+             {} members in the closed segments ({} bytes), {} in the tail; {})",
+            want.len(),
+            block.len(),
+            naive.closed_members,
+            naive.closed_len(),
+            n,
+            F::NAME
+        );
         if filled.members < naive.cap {
             assert!(naive.block(n + 1).is_none(), "{compression} budget {budget}: a longer tail would have fit");
         }

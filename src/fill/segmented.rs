@@ -145,17 +145,17 @@ impl Segmented {
         framing.write_trailer(&mut bufs.trailer);
         let tail_reserve = self.codec.tail_bound(bufs.trailer.len());
         self.codec.begin(&mut bufs.closed)?;
-        let opened = bufs.closed.len();
         let floor = budget / floor_divisor(compression);
         // Closed segments: `k` members, the first `start` bytes of the scratch buffer.
         let (mut k, mut start) = (0usize, 0usize);
         loop {
-            let used = self.codec.fixed_len(framing.header_len(k.max(1))) + bufs.closed.len() + tail_reserve;
+            let used =
+                self.codec.fixed_len(framing.header_len(k.max(1)), &bufs.closed) + bufs.closed.len() + tail_reserve;
             let room = budget.saturating_sub(used);
             if room < floor.max(1) {
                 break;
             }
-            let packed = bufs.closed.len() - opened;
+            let packed = bufs.closed.len();
             let target = if packed == 0 {
                 room * 2 / 3
             } else {
@@ -178,7 +178,7 @@ impl Segmented {
             let input = ws.scratch.get(start..stop).unwrap_or_default();
             self.codec.segment(input, &mut bufs.closed)?;
             self.encoded += input.len();
-            let used = self.codec.fixed_len(framing.header_len(end)) + bufs.closed.len() + tail_reserve;
+            let used = self.codec.fixed_len(framing.header_len(end), &bufs.closed) + bufs.closed.len() + tail_reserve;
             if used > budget {
                 // Compressed far worse than the ratio so far: rebuild the stream without it.
                 self.codec.begin(&mut bufs.closed)?;
@@ -214,7 +214,8 @@ impl Segmented {
                     Probe::Exceeds { at: n, size: usize::MAX }
                 }
                 Ok(()) => {
-                    let size = self.codec.fixed_len(framing.header_len(members)) + self.bufs.tail.len();
+                    let size =
+                        self.codec.fixed_len(framing.header_len(members), &self.bufs.closed) + self.bufs.tail.len();
                     if size > tail_budget {
                         return Probe::Exceeds { at: n, size };
                     }
@@ -254,7 +255,7 @@ impl Segmented {
         crc.update(&bufs.header);
         crc.update(ws.scratch.get(..body).unwrap_or_default());
         crc.update(&bufs.trailer);
-        let len = self.codec.fixed_len(bufs.header.len()) + closed + bufs.best.len();
+        let len = self.codec.fixed_len(bufs.header.len(), &bufs.closed) + closed + bufs.best.len();
         reserve_output(out, len, budget);
         let bytes = self.codec.assemble(&bufs.header, &bufs.closed, &bufs.best, &crc, out);
         debug_assert_eq!(bytes, len);
