@@ -63,9 +63,12 @@ pub struct StringTable {
     slots: Vec<Slot>,
     /// Slots of another epoch are empty: clearing bumps it instead of wiping the slots.
     epoch: u32,
-    /// Strings interned by handle ([`StringTable::intern_handle`]): per handle, the epoch it was
-    /// interned in and its index.
-    handles: Vec<(u32, u32)>,
+    /// Strings interned by handle ([`StringTable::intern_handle`]): per handle, its index, or 0
+    /// when the handle is not in the dictionary (index 0 is the empty string, never interned by
+    /// handle).
+    handles: Vec<u32>,
+    /// The handles interned since the last clear, which [`StringTable::clear`] resets.
+    interned: Vec<u32>,
     /// Most strings and bytes held since the table was made, for growing ahead of need.
     peak: (usize, usize),
 }
@@ -79,7 +82,15 @@ impl Default for StringTable {
 impl StringTable {
     /// An empty dictionary (only the empty string). Allocates nothing until a string is interned.
     pub const fn new() -> Self {
-        Self { bytes: Vec::new(), ends: Vec::new(), slots: Vec::new(), handles: Vec::new(), epoch: 1, peak: (0, 0) }
+        Self {
+            bytes: Vec::new(),
+            ends: Vec::new(),
+            slots: Vec::new(),
+            handles: Vec::new(),
+            interned: Vec::new(),
+            epoch: 1,
+            peak: (0, 0),
+        }
     }
 
     /// Back to the dictionary holding only the empty string. Keeps every buffer, and when one has
@@ -89,9 +100,14 @@ impl StringTable {
         self.peak = (self.peak.0.max(self.ends.len()), self.peak.1.max(self.bytes.len()));
         self.bytes.clear();
         self.ends.clear();
+        for &handle in &self.interned {
+            if let Some(index) = self.handles.get_mut(handle as usize) {
+                *index = 0;
+            }
+        }
+        self.interned.clear();
         if self.epoch == u32::MAX {
             self.slots.fill(Slot::default());
-            self.handles.fill((0, 0));
             self.epoch = 1;
         } else {
             self.epoch += 1;
@@ -112,10 +128,12 @@ impl StringTable {
         if self.ends.capacity() < strings.saturating_add(strings / low) {
             self.ends.reserve(strings.saturating_add(strings / high).saturating_sub(self.ends.len()));
         }
+        if !self.handles.is_empty() && self.interned.capacity() < strings.saturating_add(strings / low) {
+            self.interned.reserve(strings.saturating_add(strings / high).saturating_sub(self.interned.len()));
+        }
         if self.ends.is_empty() && self.slots.len() < slots_for(strings.saturating_add(strings / low)) {
             // Empty anyway: a bigger table costs no rehash now.
-            // Fresh slots are of epoch 0, which is never current: empty. The epoch itself is kept,
-            // since strings interned by handle are valid only in the current one.
+            // Fresh slots are of epoch 0, which is never current: empty.
             self.slots = vec![Slot::default(); slots_for(strings.saturating_add(strings / high))];
         }
     }
@@ -183,16 +201,17 @@ impl StringTable {
         }
         let at = handle as usize;
         if at >= self.handles.len() {
-            self.handles.resize(at + 1, (0, 0));
+            self.handles.resize(at + 1, 0);
         }
         match self.handles.get(at) {
-            Some(&(epoch, index)) if epoch == self.epoch => return index,
+            Some(&index) if index != 0 => return index,
             _ => {}
         }
         let index = self.push(str_body(encoded).unwrap_or(encoded));
         if let Some(slot) = self.handles.get_mut(at) {
-            *slot = (self.epoch, index);
+            *slot = index;
         }
+        self.interned.push(handle);
         index
     }
 
@@ -201,7 +220,7 @@ impl StringTable {
     #[inline]
     pub fn reserve_handles(&mut self, count: usize) {
         if self.handles.len() < count {
-            self.handles.resize(count, (0, 0));
+            self.handles.resize(count, 0);
         }
     }
 
@@ -237,7 +256,7 @@ impl StringTable {
         self.bytes.capacity()
             + self.ends.capacity() * std::mem::size_of::<usize>()
             + self.slots.capacity() * std::mem::size_of::<Slot>()
-            + self.handles.capacity() * std::mem::size_of::<(u32, u32)>()
+            + (self.handles.capacity() + self.interned.capacity()) * std::mem::size_of::<u32>()
     }
 
     /// Appends `s` as the next string and returns its index.

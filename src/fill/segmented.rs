@@ -12,10 +12,10 @@
 //!    each segment without compressing anything twice. Segment boundaries are chosen by this rule,
 //!    from exact figures only: with `room` the budget left after the container, the closed bytes
 //!    and a bound on a tail holding only `T`, stop closing segments once
-//!    `room < B / FLOOR_DIVISOR` (per codec); otherwise the next segment is the shortest run of
-//!    whole members (at least one) of at least `room × 2/3 × r` bytes, where `r` is the ratio
-//!    (uncompressed / compressed) of the segments closed so far, 1 before the first. The segment is
-//!    kept if the block with it and a `T`-only tail still fits the budget by that bound; if not
+//!    `room < B / FLOOR_DIVISOR` (per codec); otherwise the next segment is the longest run of
+//!    whole members of at most `room × 2/3 × r` bytes, where `r` is the ratio (uncompressed /
+//!    compressed) of the segments closed so far, 1 before the first (no segment is closed when not
+//!    even one member is that short). The segment is kept if the block with it and a `T`-only tail still fits the budget by that bound; if not
 //!    (it compressed far worse than `r` predicted) it is dropped, the stream is rebuilt from the
 //!    kept segments (same bytes), and no more segments are closed.
 //! 2. **The tail**: the longest run of the following members whose block fits, found by
@@ -83,7 +83,7 @@ impl SegmentBuffers {
 /// compresses worse without the block's history, so zstd keeps it small.
 const fn floor_divisor(compression: Compression) -> usize {
     match compression {
-        Compression::Zstd(_) => 64,
+        Compression::Zstd(_) => 256,
         _ => 16,
     }
 }
@@ -161,12 +161,15 @@ impl Segmented {
             } else {
                 usize::try_from(room as u128 * 2 / 3 * start as u128 / packed as u128).unwrap_or(usize::MAX)
             };
-            let want = start.saturating_add(target.max(1));
+            let want = start.saturating_add(target);
             let mut end = k;
-            while end < cap && (end == k || ws.offsets.get(end).is_some_and(|&e| e < want)) {
+            while end < cap {
                 if extend_encoded(format, ws, rng, end + 1, raw_limit).is_err() {
                     // Member `end + 1` takes the block past the bound on its uncompressed size.
                     cap = end;
+                    break;
+                }
+                if ws.offsets.get(end + 1).is_none_or(|&e| e > want) {
                     break;
                 }
                 end += 1;
