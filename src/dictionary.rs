@@ -66,9 +66,9 @@ pub struct StringTable {
     /// Strings interned by handle ([`StringTable::intern_handle`]): per handle, its index, or 0
     /// when the handle is not in the dictionary (index 0 is the empty string, never interned by
     /// handle).
-    handles: Vec<u32>,
+    handles: Vec<u16>,
     /// The handles interned since the last clear, which [`StringTable::clear`] resets.
-    interned: Vec<u32>,
+    interned: Vec<u16>,
     /// Most strings and bytes held since the table was made, for growing ahead of need.
     peak: (usize, usize),
 }
@@ -192,37 +192,47 @@ impl StringTable {
     /// integer that is the same for equal strings and different for different ones (a format
     /// assigns handles to its pool strings at setup, deduplicated by bytes). The lookup is an
     /// array index, with no hashing or comparing of bytes; the indices are those byte interning
-    /// gives, as long as every string of the table is interned by handle. `handle` is
-    /// [`StringTable::EMPTY_HANDLE`] for the empty string.
+    /// gives, as long as every string of the table is interned by handle.
+    ///
+    /// Handles are below [`StringTable::MAX_HANDLES`] and the caller reserves them first
+    /// ([`StringTable::reserve_handles`]); [`StringTable::EMPTY_HANDLE`] names the empty string,
+    /// and any other handle not reserved (a format with more strings than handles passes
+    /// [`StringTable::NO_HANDLE`] for all of them) interns by bytes.
     #[inline]
     pub fn intern_handle(&mut self, handle: u32, encoded: &[u8]) -> u32 {
         if handle == Self::EMPTY_HANDLE {
             return 0;
         }
-        let at = handle as usize;
-        if at >= self.handles.len() {
-            self.handles.resize(at + 1, 0);
-        }
-        match self.handles.get(at) {
-            Some(&index) if index != 0 => return index,
-            _ => {}
+        let Some(&index) = self.handles.get(handle as usize) else {
+            return self.intern_msgpack(encoded);
+        };
+        if index != 0 {
+            return u32::from(index);
         }
         let index = self.push(str_body(encoded).unwrap_or(encoded));
-        if let Some(slot) = self.handles.get_mut(at) {
-            *slot = index;
+        if let (Some(slot), Ok(short)) = (self.handles.get_mut(handle as usize), u16::try_from(index)) {
+            *slot = short;
+            self.interned.push(handle as u16);
         }
-        self.interned.push(handle);
         index
     }
 
-    /// Makes room for handles `0..count`, so that interning them never allocates (a format
-    /// calls it with its handle count before interning).
+    /// Makes room for handles `0..count` (at most [`StringTable::MAX_HANDLES`]), so that interning
+    /// them never allocates (a format calls it with its handle count before interning).
     #[inline]
     pub fn reserve_handles(&mut self, count: usize) {
+        let count = count.min(Self::MAX_HANDLES);
         if self.handles.len() < count {
             self.handles.resize(count, 0);
         }
     }
+
+    /// How many handles a table can hold: indices are stored in 16 bits, and a dictionary of
+    /// handles below this holds fewer strings than that.
+    pub const MAX_HANDLES: usize = u16::MAX as usize;
+
+    /// A handle that interns by bytes ([`StringTable::intern_handle`]).
+    pub const NO_HANDLE: u32 = u32::MAX - 1;
 
     /// The handle of the empty string for [`StringTable::intern_handle`] (always index 0).
     pub const EMPTY_HANDLE: u32 = u32::MAX;
@@ -256,7 +266,7 @@ impl StringTable {
         self.bytes.capacity()
             + self.ends.capacity() * std::mem::size_of::<usize>()
             + self.slots.capacity() * std::mem::size_of::<Slot>()
-            + (self.handles.capacity() + self.interned.capacity()) * std::mem::size_of::<u32>()
+            + (self.handles.capacity() + self.interned.capacity()) * std::mem::size_of::<u16>()
     }
 
     /// Appends `s` as the next string and returns its index.
@@ -425,17 +435,21 @@ mod tests {
         // growing its slots (which must not revive handles of earlier blocks), both ways agree.
         let strings: Vec<Vec<u8>> = (0..300u32).map(|i| format!("s{}", i % 170).into_bytes()).collect();
         let handle = |s: &[u8]| strings.iter().position(|t| t.as_slice() == s).map_or(0, |p| p as u32);
-        let (mut by_bytes, mut by_handle) = (StringTable::new(), StringTable::new());
+        let (mut by_bytes, mut by_handle, mut no_handles) =
+            (StringTable::new(), StringTable::new(), StringTable::new());
         let mut rng = crate::rng::BlockRng::for_block(7, 7);
         for block in 0..40 {
             by_bytes.clear();
             by_handle.clear();
             by_handle.reserve_handles(strings.len());
+            no_handles.clear();
             for _ in 0..(block * 7 % 250) {
                 let s = &strings[rng.below(strings.len() as u64) as usize];
                 let mut encoded = vec![0xa0 | s.len() as u8];
                 encoded.extend_from_slice(s);
-                assert_eq!(by_handle.intern_handle(handle(s), &encoded), by_bytes.intern(s), "block {block}");
+                let want = by_bytes.intern(s);
+                assert_eq!(by_handle.intern_handle(handle(s), &encoded), want, "block {block}");
+                assert_eq!(no_handles.intern_handle(StringTable::NO_HANDLE, &encoded), want, "block {block}");
             }
             assert_eq!(by_handle.size(), by_bytes.size());
             assert!(by_handle.iter().eq(by_bytes.iter()));

@@ -69,9 +69,9 @@ pub struct TraceV05 {
 #[derive(Debug)]
 struct Handles {
     /// Per context string (four per context, as in `names`).
-    names: Vec<u32>,
+    names: Vec<u16>,
     /// Per tag key, tag value and metric key.
-    pools: [Vec<u32>; 3],
+    pools: [Vec<u16>; 3],
     /// Every handle is below this.
     count: usize,
 }
@@ -79,9 +79,13 @@ struct Handles {
 impl Handles {
     /// Numbers the distinct strings of `arenas` (by their msgpack `str` bytes): sorts their
     /// entries by bytes and gives each run of equal strings the handle of its first entry in
-    /// sorted order. The empty string gets [`StringTable::EMPTY_HANDLE`].
+    /// sorted order. The empty string gets [`StringTable::EMPTY_HANDLE`]. With more strings than
+    /// [`StringTable::MAX_HANDLES`] there are no handles, and traces intern by bytes.
     fn build(arenas: [&Arena; 4]) -> Self {
         let total: usize = arenas.iter().map(|a| a.len()).sum();
+        if total >= StringTable::MAX_HANDLES {
+            return Self { names: Vec::new(), pools: [Vec::new(), Vec::new(), Vec::new()], count: 0 };
+        }
         // (arena, entry) of every string, sorted by bytes; ties keep arena order.
         let mut order: Vec<(u8, u32)> = Vec::with_capacity(total);
         for (a, arena) in arenas.iter().enumerate() {
@@ -89,30 +93,42 @@ impl Handles {
         }
         let bytes = |&(a, i): &(u8, u32)| arenas.get(usize::from(a)).map_or(&[][..], |arena| arena.get(i as usize));
         order.sort_unstable_by(|x, y| bytes(x).cmp(bytes(y)).then(x.cmp(y)));
-        let mut out: [Vec<u32>; 4] = arenas.map(|a| vec![StringTable::EMPTY_HANDLE; a.len()]);
-        let mut handle = 0u32;
+        // `EMPTY` marks the empty string (total < MAX_HANDLES = u16::MAX, so no handle is it).
+        const EMPTY: u16 = u16::MAX;
+        let mut out: [Vec<u16>; 4] = arenas.map(|a| vec![EMPTY; a.len()]);
+        let mut handle = 0u16;
         for (n, entry) in order.iter().enumerate() {
             let same = n > 0 && order.get(n - 1).is_some_and(|prev| bytes(prev) == bytes(entry));
             if n > 0 && !same {
-                handle = u32::try_from(n).unwrap_or(u32::MAX - 1);
+                handle = u16::try_from(n).unwrap_or(EMPTY);
             }
             let empty = bytes(entry) == EMPTY_STR;
             if let Some(slot) = out.get_mut(usize::from(entry.0)).and_then(|v| v.get_mut(entry.1 as usize)) {
-                *slot = if empty { StringTable::EMPTY_HANDLE } else { handle };
+                *slot = if empty { EMPTY } else { handle };
             }
         }
         let [names, keys, values, metrics] = out;
         Self { names, pools: [keys, values, metrics], count: total }
     }
 
+    /// A stored handle as [`StringTable::intern_handle`] takes it: no handles, no handle.
+    #[inline]
+    fn widen(handle: Option<u16>) -> u32 {
+        match handle {
+            None => StringTable::NO_HANDLE,
+            Some(u16::MAX) => StringTable::EMPTY_HANDLE,
+            Some(h) => u32::from(h),
+        }
+    }
+
     #[inline]
     fn name(&self, i: usize) -> u32 {
-        self.names.get(i).copied().unwrap_or(StringTable::EMPTY_HANDLE)
+        Self::widen(self.names.get(i).copied())
     }
 
     #[inline]
     fn pool(&self, pool: usize, piece: Piece<'_>) -> u32 {
-        self.pools.get(pool).and_then(|p| p.get(piece.index())).copied().unwrap_or(StringTable::EMPTY_HANDLE)
+        Self::widen(self.pools.get(pool).and_then(|p| p.get(piece.index())).copied())
     }
 }
 
@@ -172,9 +188,9 @@ impl Configured for TraceV05 {
             },
         )?;
         Shapes::estimate(c, "trace_v05", m);
-        // Dictionary handles: one u32 per string, and the sort order (8 bytes each) while built.
+        // Dictionary handles: one u16 per string, and the sort order (8 bytes each) while built.
         let strings = contexts.saturating_mul(4).saturating_add(POOL_STRINGS as u64);
-        m.add("dictionary handles", setup::array_of::<u32>(strings).saturating_mul(3), || {
+        m.add("dictionary handles", setup::array_of::<u16>(strings).saturating_mul(5), || {
             vec![setup::key("trace_v05.contexts", c.contexts)]
         });
         Ok(())
