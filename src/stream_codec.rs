@@ -47,8 +47,15 @@ pub struct StreamCodec {
 }
 
 enum Kind {
-    Gzip { stream: Box<Compress>, tail: Box<Compress>, sink: Vec<u8> },
-    Zstd { stream: Box<CCtx<'static>>, tail: Box<zstd::bulk::Compressor<'static>> },
+    /// One deflate compressor: the tails are compressed after the last segment is closed.
+    Gzip {
+        deflate: Box<Compress>,
+        sink: Vec<u8>,
+    },
+    Zstd {
+        stream: Box<CCtx<'static>>,
+        tail: Box<zstd::bulk::Compressor<'static>>,
+    },
 }
 
 impl std::fmt::Debug for StreamCodec {
@@ -72,11 +79,7 @@ impl StreamCodec {
             Compression::None => return Ok(None),
             Compression::Gzip(level) => {
                 let level = flate2::Compression::new(u32::from(level));
-                Kind::Gzip {
-                    stream: Box::new(Compress::new(level, false)),
-                    tail: Box::new(Compress::new(level, false)),
-                    sink: Vec::new(),
-                }
+                Kind::Gzip { deflate: Box::new(Compress::new(level, false)), sink: Vec::new() }
             }
             Compression::Zstd(level) => {
                 let mut stream = CCtx::try_create().ok_or_else(|| bad(&"libzstd could not allocate a context"))?;
@@ -97,7 +100,7 @@ impl StreamCodec {
     pub fn begin(&mut self, closed: &mut Vec<u8>) -> Result<()> {
         closed.clear();
         match &mut self.kind {
-            Kind::Gzip { stream, sink, .. } => scrub(stream, sink),
+            Kind::Gzip { deflate, sink } => scrub(deflate, sink),
             Kind::Zstd { stream, .. } => {
                 stream.reset(ResetDirective::SessionOnly).map_err(zstd_error)?;
                 Ok(())
@@ -111,20 +114,21 @@ impl StreamCodec {
     /// [`Error::Io`] if the codec fails.
     pub fn segment(&mut self, input: &[u8], closed: &mut Vec<u8>) -> Result<()> {
         match &mut self.kind {
-            Kind::Gzip { stream, .. } => deflate(stream, input, FlushCompress::Sync, closed),
+            Kind::Gzip { deflate: stream, .. } => deflate(stream, input, FlushCompress::Sync, closed),
             Kind::Zstd { stream, .. } => zstd_stream(stream, input, closed),
         }
     }
 
     /// Replaces `out` with the tail compressing `input`, after `history` (the member bytes before
-    /// the tail; gzip primes its dictionary with the last [`DEFLATE_WINDOW`] of them).
+    /// the tail; gzip primes its dictionary with the last [`DEFLATE_WINDOW`] of them). gzip
+    /// compresses tails with the stream's compressor: no segment may follow a tail.
     ///
     /// # Errors
     /// [`Error::Io`] if the codec fails.
     pub fn tail(&mut self, history: &[u8], input: &[u8], out: &mut Vec<u8>) -> Result<()> {
         out.clear();
         match &mut self.kind {
-            Kind::Gzip { tail, sink, .. } => {
+            Kind::Gzip { deflate: tail, sink } => {
                 scrub(tail, sink)?;
                 let start = history.len().saturating_sub(DEFLATE_WINDOW);
                 let dictionary = history.get(start..).unwrap_or_default();
