@@ -203,11 +203,17 @@ impl StringTable {
         if handle == Self::EMPTY_HANDLE {
             return 0;
         }
-        let Some(&index) = self.handles.get(handle as usize) else {
+        match self.handles.get(handle as usize) {
+            Some(&index) if index != 0 => u32::from(index),
+            _ => self.intern_new_handle(handle, encoded),
+        }
+    }
+
+    /// [`StringTable::intern_handle`] for a handle not in the dictionary (or none at all).
+    #[inline(never)]
+    fn intern_new_handle(&mut self, handle: u32, encoded: &[u8]) -> u32 {
+        if self.handles.get(handle as usize).is_none() {
             return self.intern_msgpack(encoded);
-        };
-        if index != 0 {
-            return u32::from(index);
         }
         let index = self.push(str_body(encoded).unwrap_or(encoded));
         if let (Some(slot), Ok(short)) = (self.handles.get_mut(handle as usize), u16::try_from(index)) {
