@@ -17,9 +17,7 @@
 
 use std::time::Instant;
 
-use payforge::compress::Compressor;
-use payforge::selection::resolve_auto;
-use payforge::{BlockRng, Compression, Registry};
+use payforge::{BlockRng, Compression, Compressor, Registry, Selection};
 
 fn main() -> payforge::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -48,7 +46,7 @@ fn main() -> payforge::Result<()> {
 
 fn cell(name: &str, compression: Compression, budget: usize, blocks: u64, reps: usize) -> payforge::Result<()> {
     let registry = Registry::builtin();
-    let strategy = resolve_auto(name, compression, budget as u64);
+    let strategy = Selection::embedded().resolve(name, compression, budget as u64);
     let config = registry.default_config(name)?;
     let mut packed_source = config.clone().with_compression(compression).build(0, strategy)?;
     let mut plain_source = config.build(0, strategy)?;

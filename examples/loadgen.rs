@@ -55,7 +55,7 @@ struct Args {
 }
 
 fn size(s: &str) -> Result<u64, String> {
-    payforge::size::parse_size("size", s).map_err(|e| e.to_string())
+    payforge::parse_size("size", s).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {

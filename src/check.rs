@@ -720,7 +720,7 @@ fn render_sample(rendering: SampleRendering, block: &[u8], seed: u64, budget: us
 }
 
 /// Writes `contents` to a temporary file beside `path`, then renames it over `path`.
-fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{file}.tmp"));
     std::fs::write(&tmp, contents).map_err(|e| io_error("write", &tmp, e))?;

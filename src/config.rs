@@ -6,6 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "config-files")]
+mod yaml;
+#[cfg(feature = "config-files")]
+pub use yaml::from_yaml;
+
 use crate::error::{Error, Result};
 use crate::rng::BlockRng;
 
@@ -226,116 +231,11 @@ pub fn validate_weights(field: &str, weights: &[f64]) -> Result<()> {
     Ok(())
 }
 
-/// Parses a format's config from YAML text. The document is either the config itself or a
-/// lading-style wrapper `variant: {<lading_name>: {...}}` (one more level for nested variants such
-/// as `trace_agent: {v0.4: {...}}`, listed in `path`), or `variant: <lading_name>` for a format
-/// lading configures without fields. An empty document gives the defaults.
-///
-/// # Errors
-/// [`Error::ConfigFile`] with the parser's message (which names the unknown key or bad value).
-pub fn from_yaml<T>(text: &str, origin: &std::path::Path, path: &[&str]) -> Result<T>
-where
-    T: for<'de> Deserialize<'de> + Default,
-{
-    let bad = |reason: String| Error::ConfigFile { path: origin.to_path_buf(), reason };
-    let value: serde_norway::Value = serde_norway::from_str(text).map_err(|e| bad(e.to_string()))?;
-    if value.is_null() {
-        return Ok(T::default());
-    }
-    if !value.is_mapping() {
-        let found = match value {
-            serde_norway::Value::Bool(_) => "a boolean",
-            serde_norway::Value::Number(_) => "a number",
-            serde_norway::Value::String(_) => "a string",
-            serde_norway::Value::Sequence(_) => "a list",
-            _ => "a tagged value",
-        };
-        return Err(bad(format!(
-            "the document is {found}: a config is a map of the format's keys (`key: value` lines), \
-             or a lading-style `variant:` document"
-        )));
-    }
-    if value.get("variant").is_none() {
-        // Not wrapped: the config itself.
-        return serde_norway::from_str(text).map_err(|e| bad(e.to_string()));
-    }
-    if value.as_mapping().map(|m| m.len()) != Some(1) {
-        return Err(bad("a lading-style document must hold only the `variant` key".into()));
-    }
-    // The wrapper is walked while deserializing the text itself (not a re-serialized copy), so
-    // every error, inside the wrapper or not, gives the line and column in the user's file.
-    let mut full = vec!["variant"];
-    full.extend_from_slice(path);
-    let seed = Wrapped::<T> { path: &full, wanted: path, marker: std::marker::PhantomData };
-    serde::de::DeserializeSeed::deserialize(seed, serde_norway::Deserializer::from_str(text))
-        .map_err(|e| bad(e.to_string()))
-}
-
-/// Deserializes `T` from under the keys `path` (each level a map of exactly that one key, or the
-/// last key as a plain string for a format lading configures without fields).
-struct Wrapped<'p, T> {
-    path: &'p [&'p str],
-    /// The lading path, for messages.
-    wanted: &'p [&'p str],
-    marker: std::marker::PhantomData<T>,
-}
-
-impl<'p, T> Wrapped<'p, T> {
-    fn mismatch<E: serde::de::Error>(&self, found: &str) -> E {
-        E::custom(format!("expected `variant` to name `{}`, found {found}", self.wanted.join(".")))
-    }
-}
-
-impl<'de, T: Deserialize<'de> + Default> serde::de::DeserializeSeed<'de> for Wrapped<'_, T> {
-    type Value = T;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<T, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de, T: Deserialize<'de> + Default> serde::de::Visitor<'de> for Wrapped<'_, T> {
-    type Value = T;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.path.first() {
-            Some(key) => write!(f, "a map with the single key `{key}`"),
-            None => f.write_str("a config"),
-        }
-    }
-
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<T, E> {
-        if self.path.len() == 1 && self.path.first() == Some(&v) {
-            Ok(T::default())
-        } else {
-            Err(self.mismatch(&format!("`{v}`")))
-        }
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<T, A::Error> {
-        let Some((first, rest)) = self.path.split_first() else {
-            return Err(serde::de::Error::custom("nothing to unwrap"));
-        };
-        let Some(key) = map.next_key::<String>()? else { return Err(self.mismatch("an empty map")) };
-        if key != *first {
-            return Err(self.mismatch(&format!("`{key}`")));
-        }
-        let value = if rest.is_empty() {
-            map.next_value::<Option<T>>()?.unwrap_or_default()
-        } else {
-            map.next_value_seed(Wrapped::<T> { path: rest, wanted: self.wanted, marker: std::marker::PhantomData })?
-        };
-        if let Some(extra) = map.next_key::<String>()? {
-            return Err(self.mismatch(&format!("`{key}` and `{extra}` (one format per document)")));
-        }
-        Ok(value)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[cfg(feature = "config-files")]
     #[derive(Debug, Default, Deserialize, PartialEq)]
     #[serde(deny_unknown_fields, default)]
     struct Demo {
@@ -344,6 +244,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "config-files")]
     fn ranges_parse_like_lading() {
         let d: Demo = from_yaml("contexts: {inclusive: {min: 1, max: 5}}\nrate: 0.5", "x".as_ref(), &[]).unwrap();
         assert_eq!(d.contexts, Some(ConfRange::inclusive(1, 5)));
@@ -364,6 +265,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "config-files")]
     fn wrapper_is_unwrapped() {
         let text = "variant:\n  trace_agent:\n    v0.4:\n      rate: 0.25\n";
         let d: Demo = from_yaml(text, "x".as_ref(), &["trace_agent", "v0.4"]).unwrap();
@@ -375,6 +277,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "config-files")]
     fn errors_inside_the_wrapper_point_into_the_users_file() {
         let path = &["trace_agent", "v0.4"];
         let text = "variant:\n  trace_agent:\n    v0.4:\n      rate: 0.25\n      ratee: 1\n";
@@ -392,6 +295,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "config-files")]
     fn a_document_that_is_not_a_map_says_so() {
         // Fuzz campaign, issue 13: a document cut down to a bare word got serde's
         // "invalid type: string, expected struct Demo", naming neither a key nor a place.
@@ -405,7 +309,11 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "config-files")]
     fn unknown_keys_are_named() {
+        let lading = "generator:\n  - http:\n      variant: syslog5424\nblackhole: []\n";
+        let err = from_yaml::<Demo>(lading, "exp.yaml".as_ref(), &["syslog5424"]).unwrap_err().to_string();
+        assert!(err.contains("lading experiment file") && err.contains("--lading-config"), "{err}");
         let err = from_yaml::<Demo>("ratee: 1", "cfg.yaml".as_ref(), &[]).unwrap_err().to_string();
         assert!(err.contains("ratee") && err.contains("cfg.yaml"), "{err}");
     }

@@ -97,7 +97,7 @@ pub enum Error {
         reason: String,
     },
     /// Setting up the format would need more memory than the ceiling allows: estimated from the
-    /// config before anything is allocated (see [`crate::setup`]).
+    /// config before anything is allocated (see [`crate::kit`]).
     #[error(
         "invalid config: {format} setup needs up to {needed} bytes ({needed_human}), above the setup-memory \
          ceiling of {ceiling} bytes ({ceiling_human}); {detail}; lower them, or raise the ceiling \
@@ -135,6 +135,25 @@ pub enum Error {
         /// The panic's message, when it had one.
         message: String,
     },
+    /// A format's framing wrote a block whose length differs from what its length functions
+    /// planned, or that passes the budget: a bug in a [`crate::CustomFraming`].
+    #[error(
+        "{format}: framing `{framing}` wrote a {written}-byte block where its length functions planned \
+         {planned} bytes (budget {budget}): its header_len, prefix_len, suffix_len or trailer_len disagree \
+         with its writers"
+    )]
+    Framing {
+        /// The format.
+        format: &'static str,
+        /// The framing's name.
+        framing: &'static str,
+        /// The block's length by the framing's arithmetic.
+        planned: usize,
+        /// The bytes actually written.
+        written: usize,
+        /// The block budget.
+        budget: usize,
+    },
     /// Reading input, writing output or starting a thread failed.
     #[error("cannot {action} {target}: {source}")]
     Io {
@@ -150,6 +169,7 @@ pub enum Error {
 
 /// Coarse category of an [`Error`], for callers that branch on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// Bad configuration (field or file).
     Config,
@@ -161,7 +181,8 @@ pub enum ErrorKind {
     Io,
     /// The system refused memory.
     Memory,
-    /// A bug inside payforge or a format (a worker thread panicked).
+    /// A bug inside payforge or a format (a worker thread panicked, a framing that disagrees
+    /// with itself).
     Internal,
 }
 
@@ -176,7 +197,7 @@ impl Error {
             }
             Error::SetupMemory { .. } => ErrorKind::Config,
             Error::Allocation { .. } => ErrorKind::Memory,
-            Error::WorkerPanicked { .. } => ErrorKind::Internal,
+            Error::WorkerPanicked { .. } | Error::Framing { .. } => ErrorKind::Internal,
             Error::Io { .. } => ErrorKind::Io,
             Error::Block { source, .. } => source.kind(),
         }

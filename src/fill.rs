@@ -62,6 +62,7 @@ use crate::rng::BlockRng;
 use crate::search::{Found, Probe, longest_prefix};
 use crate::strategy::{BufferPolicy, Sizing, Strategy};
 
+#[cfg(feature = "compression")]
 mod segmented;
 
 /// The largest budget [`fill`] accepts: 1 GiB. Larger blocks gain a load generator nothing, and
@@ -91,7 +92,7 @@ pub struct Filled {
 /// and the best fitting encoding; encode-once keeps offsets and one scratch buffer. A reused
 /// workspace keeps spare capacity over the most each buffer has held, so blocks a little larger
 /// than any seen during warm-up do not reallocate (the steady state is allocation-free), and
-/// gives it back after a long run of much smaller blocks ([`crate::retention`]).
+/// gives it back after a long run of much smaller blocks ([`crate::SHRINK_WINDOW`]).
 #[derive(Debug)]
 pub struct Workspace<M> {
     members: Vec<M>,
@@ -108,9 +109,13 @@ pub struct Workspace<M> {
     dict: StringTable,
     dict_sizes: Vec<DictSize>,
     /// Compressed budgets without a dictionary: the segmented path's codec and buffers.
+    #[cfg(feature = "compression")]
     segments: segmented::SegmentBuffers,
     /// Peak members, offsets and bytes the buffers have held.
     peak: [Peak; 3],
+    /// A custom framing's header length as planned and as written, when they differed (a bug in
+    /// the framing, reported as [`Error::Framing`]).
+    fault: Option<(usize, usize)>,
 }
 
 impl<M> Default for Workspace<M> {
@@ -125,8 +130,10 @@ impl<M> Default for Workspace<M> {
             compressor: None,
             dict: StringTable::new(),
             dict_sizes: Vec::new(),
+            #[cfg(feature = "compression")]
             segments: segmented::SegmentBuffers::default(),
             peak: [Peak::default(); 3],
+            fault: None,
         }
     }
 }
@@ -151,6 +158,7 @@ impl<M> Workspace<M> {
     /// Prepares the buffers `sizing` uses for the next block, growing them ahead of need from
     /// the most they held in earlier blocks (and shrinking them after a long run far below).
     fn clear(&mut self, sizing: Sizing) {
+        self.fault = None;
         let [members, offsets, bytes] = &mut self.peak;
         members.observe(self.members.len());
         offsets.observe(self.offsets.len());
@@ -206,7 +214,17 @@ impl<M> Workspace<M> {
             + self.packed.capacity()
             + self.dict.retained_bytes()
             + self.dict_sizes.capacity() * std::mem::size_of::<DictSize>()
-            + self.segments.retained_bytes()
+            + self.segments_retained_bytes()
+    }
+
+    #[cfg(feature = "compression")]
+    fn segments_retained_bytes(&self) -> usize {
+        self.segments.retained_bytes()
+    }
+
+    #[cfg(not(feature = "compression"))]
+    fn segments_retained_bytes(&self) -> usize {
+        0
     }
 }
 
@@ -247,6 +265,7 @@ pub fn fill_compressed<F: Format>(
     if budget > max_budget {
         return Err(Error::BudgetTooLarge { format: format.name(), budget, max: max_budget });
     }
+    let start = out.len();
     let mut fresh;
     let ws = match strategy.buffer {
         BufferPolicy::Reuse => {
@@ -258,6 +277,7 @@ pub fn fill_compressed<F: Format>(
             &mut fresh
         }
     };
+    #[cfg(feature = "compression")]
     if !compression.is_none() && !framing.has_dictionary() {
         return segmented::fill_segmented(format, strategy, compression, ws, rng, budget, out);
     }
@@ -305,14 +325,28 @@ pub fn fill_compressed<F: Format>(
                 let (body, _) = encoded_extent(ws, members);
                 encoded += size - body;
                 reserve_output(out, size, budget);
-                let written = write_encoded_prefix(framing, ws, members, out);
-                debug_assert_eq!(written, size);
+                // A custom framing whose lengths disagree with its writers writes another length:
+                // the check after the search reports it.
+                write_encoded_prefix(framing, ws, members, out);
             }
             found
         }
     };
+    framing_fault(format, ws, budget)?;
     match found {
-        Found::Prefix { members, size } => Ok(Filled { members, bytes: size, encoded }),
+        Found::Prefix { members, size } => {
+            let written = out.len() - start;
+            if written != size || size > budget {
+                return Err(Error::Framing {
+                    format: format.name(),
+                    framing: framing.name(),
+                    planned: size,
+                    written,
+                    budget,
+                });
+            }
+            Ok(Filled { members, bytes: size, encoded })
+        }
         Found::Nothing { first_size } => Err(Error::BudgetTooSmall {
             format: format.name(),
             budget,
@@ -352,6 +386,7 @@ fn encode_prefix<F: Format>(
     dict: &mut StringTable,
     buf: &mut Vec<u8>,
     limit: usize,
+    fault: &mut Option<(usize, usize)>,
 ) -> Result<usize, (usize, usize)> {
     let framing = format.framing();
     buf.clear();
@@ -362,9 +397,9 @@ fn encode_prefix<F: Format>(
     let reserved = framing.header_len(k);
     buf.resize(reserved, 0);
     for (i, member) in members.iter().enumerate() {
-        framing.open_member(i, buf);
+        let start = framing.open_member(i, buf);
         format.encode_indexed(member, dict, buf);
-        framing.close_member(buf);
+        framing.close_member(i, start, buf);
         let size = framing.framed_len(i + 1, buf.len() - reserved, dict.size());
         if size > limit {
             return Err((i + 1, size));
@@ -372,6 +407,13 @@ fn encode_prefix<F: Format>(
     }
     framing.write_trailer(buf);
     let body = buf.len() - reserved - framing.trailer_len();
+    if let Framing::Custom(custom) = framing {
+        let written = place_custom_header(custom, k, body, reserved, buf);
+        if written != reserved {
+            *fault = Some((reserved, written));
+        }
+        return Ok(buf.len());
+    }
     let size = dict.size();
     let header = framing.header_len_with(k, size);
     if header != reserved {
@@ -387,6 +429,44 @@ fn encode_prefix<F: Format>(
     }
     framing.put_header(k, body, dict, size, buf.get_mut(..header).unwrap_or_default());
     Ok(buf.len())
+}
+
+/// [`Error::Framing`] if a custom framing's header was written at another length than planned
+/// while this block was sized.
+fn framing_fault<F: Format>(format: &F, ws: &mut Workspace<F::Member>, budget: usize) -> Result<()> {
+    match ws.fault.take() {
+        Some((planned, written)) => {
+            Err(Error::Framing { format: format.name(), framing: format.framing().name(), planned, written, budget })
+        }
+        None => Ok(()),
+    }
+}
+
+/// Re-encode, custom framings: the header's writer appends, so it is written past the block
+/// (`[reserved][body][trailer][header]`) and moved into the `reserved` bytes at the front. When
+/// the framing's `header_len` disagrees with what its writer wrote, the body moves so the bytes
+/// are still right (the size the search planned with was not; the conformance kit reports it).
+/// Returns the header's written length.
+fn place_custom_header(
+    custom: &dyn crate::framing::CustomFraming,
+    k: usize,
+    body: usize,
+    reserved: usize,
+    buf: &mut Vec<u8>,
+) -> usize {
+    let end = buf.len();
+    custom.write_header(k, body, buf);
+    let header = buf.len() - end;
+    if header == reserved {
+        buf.copy_within(end.., 0);
+        buf.truncate(end);
+    } else {
+        if let Some(block) = buf.get_mut(reserved..) {
+            block.rotate_right(header);
+        }
+        buf.drain(..reserved);
+    }
+    header
 }
 
 /// Re-encode probe: make sure `k` members exist and encode the whole prefix afresh (stopping
@@ -408,7 +488,8 @@ fn probe_reencode<F: Format>(
         BufferPolicy::Fresh => (Vec::new(), StringTable::new()),
         BufferPolicy::Reuse => (std::mem::take(&mut ws.scratch), std::mem::take(&mut ws.dict)),
     };
-    let outcome = encode_prefix(format, ws.members.get(..k).unwrap_or(&ws.members), &mut dict, &mut buf, budget);
+    let members = ws.members.get(..k).unwrap_or(&ws.members);
+    let outcome = encode_prefix(format, members, &mut dict, &mut buf, budget, &mut ws.fault);
     let encoded = buf.len();
     ws.peak[2].observe(encoded);
     let probe = match outcome {
@@ -468,9 +549,9 @@ fn extend_encoded<F: Format>(
     while ws.offsets.len() <= k {
         let index = ws.offsets.len() - 1;
         let member = next_member(format, ws, rng);
-        framing.open_member(index, &mut ws.scratch);
+        let start = framing.open_member(index, &mut ws.scratch);
         format.encode_indexed(&member, &mut ws.dict, &mut ws.scratch);
-        framing.close_member(&mut ws.scratch);
+        framing.close_member(index, start, &mut ws.scratch);
         ws.offsets.push(ws.scratch.len());
         let dict = ws.dict.size();
         if framing.has_dictionary() {
@@ -559,7 +640,7 @@ fn fill_packed<F: Format>(
                     BufferPolicy::Fresh => StringTable::new(),
                     BufferPolicy::Reuse => std::mem::take(&mut ws.dict),
                 };
-                let outcome = encode_prefix(format, members, &mut dict, &mut raw, raw_limit);
+                let outcome = encode_prefix(format, members, &mut dict, &mut raw, raw_limit, &mut ws.fault);
                 ws.raw = raw;
                 if strategy.buffer == BufferPolicy::Reuse {
                     ws.dict = dict;
@@ -614,6 +695,7 @@ fn fill_packed<F: Format>(
     if let Some(e) = failure {
         return Err(e);
     }
+    framing_fault(format, ws, budget)?;
     match found {
         Found::Prefix { members, size } => {
             debug_assert_eq!(members, best_k);

@@ -8,7 +8,8 @@
 //! # The contract, for authors of formats
 //!
 //! The sizing loop and every strategy rely on these; a format that breaks them gets wrong blocks,
-//! not an error, so the example crate (`examples/custom-format/`) tests each of them.
+//! not an error, so the conformance kit (`payforge::testing`, feature `testing`) checks each of
+//! them, for the built-in formats and the example crate (`examples/custom-format/`) alike.
 //!
 //! * **Members come from the RNG alone.** [`Format::generate`] may read the format's own state
 //!   (pools built at setup) and the `rng` it is given, and nothing else: no clock, no counter, no
@@ -32,7 +33,7 @@
 //! * **The steady state allocates nothing** only if `generate` and `encode` do not: keep members
 //!   plain data (numbers, offsets into pools built at setup, inline vectors such as
 //!   `smallvec`) and write into `out` only. The reuse strategies then make zero allocations per
-//!   block once warmed up, which `tests/zero_alloc.rs` (and the example crate) assert.
+//!   block once warmed up, which the conformance kit asserts.
 //! * **[`Format::framing`] and [`Format::max_members`] are constant** for a built format.
 
 use crate::dictionary::StringTable;
@@ -97,12 +98,7 @@ pub trait Format: Send + Sync {
 
     /// Smallest budget that could hold a one-member block.
     fn min_block_len(&self) -> usize {
-        let framing = self.framing();
-        let one = framing.block_len(1, self.min_member_len());
-        match framing {
-            Framing::Lines | Framing::LengthPrefixedLines => one + 1,
-            _ => one,
-        }
+        self.framing().one_member_block_len(self.min_member_len())
     }
 }
 
@@ -123,6 +119,11 @@ pub trait Configured: Format + Sized + 'static {
     /// How `payforge check --bless` writes the sample block next to a fixture.
     const SAMPLE: SampleRendering = SampleRendering::Raw;
 
+    /// How the blocks travel to a receiver: HTTP path, method, content type and headers,
+    /// datagram rules, octet counting, a per-transport config hook (see [`crate::delivery`]).
+    /// The default posts to `/` as `text/plain` and sends whole blocks per datagram.
+    const DELIVERY: crate::delivery::Delivery = crate::delivery::Delivery::new();
+
     /// The format's configuration: serde with defaults, `deny_unknown_fields`.
     type Config: serde::Serialize + for<'de> serde::Deserialize<'de> + Default + Clone + std::fmt::Debug + Send + Sync;
 
@@ -142,7 +143,7 @@ pub trait Configured: Format + Sized + 'static {
     /// Adds to `memory` an upper bound on the heap [`Configured::from_config`] allocates for
     /// `config` (pools, arenas, contexts and explicit lists alike), by part, each naming the
     /// config keys that drive it; computed from the config alone, before anything is allocated.
-    /// See [`crate::setup`].
+    /// See [`crate::kit`].
     ///
     /// # Errors
     /// [`crate::Error::Config`] for an invalid config (as [`Configured::from_config`] reports it),

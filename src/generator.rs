@@ -36,7 +36,7 @@ impl<F: Format> Generator<F> {
         }
     }
 
-    /// Budgets apply to blocks compressed with `compression` (see [`crate::fill::fill_compressed`]).
+    /// Budgets apply to blocks compressed with `compression` (see [`crate::fill_compressed`]).
     #[must_use]
     pub fn with_compression(mut self, compression: Compression) -> Self {
         self.compression = compression;

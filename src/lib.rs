@@ -28,43 +28,116 @@
 //! # Ok::<(), payforge::Error>(())
 //! ```
 
-pub mod cache;
-pub mod calibrate;
-pub mod check;
-pub mod cli;
-pub mod compress;
-pub mod config;
-pub mod dictionary;
-pub mod error;
-pub mod fill;
-pub mod fingerprint;
-pub mod format;
-pub mod formats;
-pub mod framing;
-pub mod generator;
-pub mod measure;
-pub mod registry;
-pub mod retention;
-pub mod rng;
-pub mod search;
-pub mod selection;
-pub mod send;
-pub mod setup;
-pub mod size;
-pub mod slack;
-pub mod strategy;
-mod stream_codec;
-pub mod text;
+//! # What is public, and what is stable
+//!
+//! * **The root**: what a load generator needs ([`Registry`], [`FormatConfig`], [`BlockCache`],
+//!   [`Strategy`], [`Error`], ...) and the contract a format implements ([`Format`],
+//!   [`Configured`], [`Framing`], [`CustomFraming`]).
+//! * [`formats`]: the built-in formats and their configs.
+//! * [`cache`]: block caches and their plans, re-exported at the root too.
+//! * [`delivery`]: how a format's blocks travel to a receiver (HTTP path, content type,
+//!   headers, datagram rules), declared by each format and read by `send`.
+//! * [`kit`]: building blocks exported on purpose for format authors (string pools, text
+//!   writers, config ranges and validators, setup-memory estimates).
+//! * Behind cargo features: `testing` (the conformance kit, feature `testing`), `measure`
+//!   (the counting allocator, feature `measure`), `calibrate` (feature `calibrate`), `send`
+//!   (delivery to receivers, feature `send`), `cli` (the command line, feature `cli`) and
+//!   `instructions` (the instruction-count gate, feature `instructions`).
+//!
+//! Everything else is private. Until 1.0, minor versions may change these items, and the
+//! CHANGELOG says how; enums that will grow are `#[non_exhaustive]`.
+//!
+//! # Cargo features
+//!
+//! With `default-features = false` the library builds the formats, the sizing loop, the
+//! strategies, the block cache and the selection, and nothing else. The default features add
+//! what the `payforge` binary needs.
+//!
+//! | feature | adds | pulls in |
+//! |---|---|---|
+//! | `compression` | gzip and zstd budgets ([`Compression`]) | flate2, zstd |
+//! | `config-files` | YAML format configs (`FormatSpec::load_config`, `FormatConfig::parse`) | serde_norway |
+//! | `measure` | the counting allocator (`measure`) | stats_alloc |
+//! | `calibrate` | strategy measurement and selection writing (`calibrate`) | `measure` |
+//! | `charts` | `calibrate`'s SVG chart | plotters |
+//! | `progress` | progress bars for long jobs | indicatif |
+//! | `testing` | the conformance kit (`testing`) | `measure`, serde_json |
+//! | `send` | delivery over TCP, UDP, Unix sockets and HTTP(S) (`send`) | ureq, signal-hook, serde_json, hdrhistogram, `tls`, `config-files` |
+//! | `tls` | TLS for `send` (`https://`, `tls://`) | rustls, webpki-roots |
+//! | `cli` (default) | the command line (`cli::run`) | clap, sha2, toml, rmp-serde and all of the above but `send` and `testing` |
+//! | `instructions` (default) | the instruction-count gate (`instructions`, `payforge instructions`; valgrind at run time) | `cli` |
+//! | `default` | `cli`, `send` and `instructions` | |
 
-pub use cache::{BlockCache, BlockPlan, BlockSize, CacheHandle, Shard};
-pub use compress::Compression;
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs)]
+
+pub mod cache;
+#[cfg(feature = "calibrate")]
+pub mod calibrate;
+#[cfg(feature = "cli")]
+mod check;
+#[cfg(feature = "cli")]
+pub mod cli;
+#[cfg(feature = "compression")]
+mod compress;
+#[cfg(not(feature = "compression"))]
+#[path = "compress_off.rs"]
+mod compress;
+mod compression;
+mod config;
+pub mod delivery;
+mod dictionary;
+mod error;
+mod fill;
+#[cfg(feature = "cli")]
+mod fingerprint;
+mod format;
+pub mod formats;
+mod framing;
+mod generator;
+#[cfg(feature = "instructions")]
+pub mod instructions;
+pub mod kit;
+#[cfg(feature = "measure")]
+pub mod measure;
+mod registry;
+mod retention;
+mod rng;
+mod search;
+mod selection;
+#[cfg(feature = "send")]
+pub mod send;
+mod setup;
+mod size;
+mod slack;
+mod strategy;
+#[cfg(feature = "compression")]
+mod stream_codec;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod text;
+
+pub use bytes::Bytes;
+pub use cache::{Amount, BlockCache, BlockPlan, BlockSize, CacheHandle, Shard};
+#[cfg(feature = "compression")]
+pub use compress::{Compressor, Packed};
+pub use compression::Compression;
+pub use delivery::Delivery;
 pub use dictionary::{DictSize, StringTable};
 pub use error::{Error, ErrorKind, Result};
-pub use fill::{Filled, Workspace, fill};
+pub use fill::{Filled, MAX_BUDGET, Workspace, fill, fill_compressed};
 pub use format::{Configured, Format, SampleRendering};
-pub use framing::Framing;
+pub use framing::{CustomFraming, Framing};
 pub use generator::{BlockSource, Generator};
 pub use registry::{FormatConfig, FormatSpec, Registry};
+pub use retention::SHRINK_WINDOW;
 pub use rng::BlockRng;
+pub use selection::{Entry as SelectionEntry, Selection};
 pub use setup::{DEFAULT_MAX_SETUP_MEMORY, SetupMemory};
+pub use size::{format_size, parse_size};
 pub use strategy::{BufferPolicy, Sizing, Strategy, StrategyChoice};
+
+/// The README's Rust snippets, compiled and run as doctests so they cannot go stale.
+#[cfg(all(doctest, feature = "cli", feature = "testing"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

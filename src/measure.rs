@@ -41,13 +41,25 @@ pub struct CountingAlloc {
 }
 
 impl CountingAlloc {
-    /// A counting wrapper around the system allocator, usable in a `static`.
+    /// A counting wrapper around the system allocator, usable in a `static`, counting from the
+    /// start (what a test binary that counts for itself wants).
     pub const fn system() -> Self {
+        Self::with_counting(true)
+    }
+
+    /// As [`CountingAlloc::system`], but counting only once switched on
+    /// ([`CountingAlloc::set_counting`]): until then each allocator call costs one relaxed load
+    /// more than the system allocator. What [`GlobalCounter`] uses.
+    pub const fn paused() -> Self {
+        Self::with_counting(false)
+    }
+
+    const fn with_counting(on: bool) -> Self {
         Self {
             stats: StatsAlloc::system(),
             live: AtomicIsize::new(0),
             peak: AtomicIsize::new(0),
-            counting: AtomicBool::new(true),
+            counting: AtomicBool::new(on),
         }
     }
 
@@ -163,8 +175,10 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 }
 
-/// The counter [`GlobalCounter`] forwards to.
-static GLOBAL: CountingAlloc = CountingAlloc::system();
+/// The counter [`GlobalCounter`] forwards to: paused until a tool that counts switches it on, so
+/// a load generator that installs [`GlobalCounter`] (to run [`crate::cli::run`], say) pays
+/// nothing for it while it sends.
+static GLOBAL: CountingAlloc = CountingAlloc::paused();
 
 /// Set by the first allocation through [`GlobalCounter`], i.e. once it is the global allocator.
 static INSTALLED: AtomicBool = AtomicBool::new(false);
@@ -174,8 +188,16 @@ static INSTALLED: AtomicBool = AtomicBool::new(false);
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GlobalCounter;
 
-/// The process-wide counter, if [`GlobalCounter`] is the global allocator of this process.
+/// The process-wide counter, if [`GlobalCounter`] is the global allocator of this process. It
+/// counts only once switched on ([`CountingAlloc::set_counting`]); `calibrate`, `check` and
+/// `generate --memory-stats` switch it on themselves.
+///
+/// The answer is right from the first call: if no allocation has told yet, this makes one,
+/// which goes through [`GlobalCounter`] exactly when it is the global allocator.
 pub fn installed() -> Option<&'static CountingAlloc> {
+    if !INSTALLED.load(Ordering::Relaxed) {
+        drop(std::hint::black_box(Box::new(0u8)));
+    }
     INSTALLED.load(Ordering::Relaxed).then_some(&GLOBAL)
 }
 

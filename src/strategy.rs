@@ -87,7 +87,7 @@ impl FromStr for Strategy {
 }
 
 /// A strategy as a user asks for it: a concrete one, or `auto` (resolved through the embedded
-/// selection for the format and block size; see [`crate::selection`]).
+/// selection for the format and block size; see [`crate::Selection`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum StrategyChoice {
     /// Use the measured winner for this format and block size.

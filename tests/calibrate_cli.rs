@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use payforge::Selection;
 use payforge::Strategy;
-use payforge::selection::Selection;
 
 fn payforge(args: &[&str], dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_payforge")).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap()

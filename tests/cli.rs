@@ -33,7 +33,7 @@ fn fingerprints_match_across_strategies_for_every_format() {
             ]);
             assert!(o.status.success(), "{format} {strategy}: {}", stderr(&o));
             let line = String::from_utf8(o.stdout).unwrap();
-            let fp: payforge::fingerprint::Fingerprint = line.trim().parse().unwrap();
+            let fp: payforge::cli::Fingerprint = line.trim().parse().unwrap();
             assert!(fp.entropy > 3.0 && fp.entropy < 8.0, "{line}");
             assert!(line.ends_with('\n') && line.lines().count() == 1, "{line:?}");
             seen.push(line);

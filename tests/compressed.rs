@@ -17,9 +17,9 @@
 
 use std::io::{Read, Write};
 
-use payforge::compress::Compressor;
+use payforge::BlockSource;
+use payforge::Compressor;
 use payforge::formats::{DatadogLogs, DogStatsD, Syslog5424, TraceV04, TraceV05};
-use payforge::generator::BlockSource;
 use payforge::{BlockRng, Compression, Configured, Format, Generator, Strategy, StringTable};
 use proptest::prelude::*;
 
@@ -49,9 +49,9 @@ fn framed_prefix<F: Format>(format: &F, seed: u64, index: u64, k: usize) -> Vec<
     let mut body = Vec::new();
     let mut dict = StringTable::new();
     for i in 0..k {
-        framing.open_member(i, &mut body);
+        let start = framing.open_member(i, &mut body);
         format.encode_indexed(&format.generate(&mut rng), &mut dict, &mut body);
-        framing.close_member(&mut body);
+        framing.close_member(i, start, &mut body);
     }
     let mut block = Vec::new();
     framing.write_header_with(k, body.len(), &dict, dict.size(), &mut block);

@@ -14,8 +14,8 @@ const MIB: usize = 1 << 20;
 /// Small entries, so that small budgets hold blocks too.
 fn small_config() -> Config {
     Config {
-        message_words: payforge::config::ConfRange::inclusive(1, 4),
-        tags_per_entry: payforge::config::ConfRange::inclusive(1, 3),
+        message_words: payforge::kit::ConfRange::inclusive(1, 4),
+        tags_per_entry: payforge::kit::ConfRange::inclusive(1, 3),
         ..Config::default()
     }
 }
@@ -115,8 +115,20 @@ fn entry_cap_is_respected() {
 }
 
 #[test]
+fn the_largest_budget_is_served_by_the_entry_cap() {
+    // The intake cap ends the block long before 1 GiB, and the output is sized by what was
+    // produced, not by the budget.
+    let mut source =
+        FormatConfig::default_of::<payforge::formats::DatadogLogs>().build(1, Strategy::REUSE_ENCODE_ONCE).unwrap();
+    let mut out = Vec::new();
+    let filled = source.fill(&mut BlockRng::for_block(1, 0), payforge::MAX_BUDGET, &mut out).unwrap();
+    assert_eq!(filled.members, 1000);
+    assert!(out.capacity() < 4 * filled.bytes, "capacity {} for {} bytes", out.capacity(), filled.bytes);
+}
+
+#[test]
 fn timestamps_follow_the_configured_range() {
-    let range = payforge::config::ConfRange::inclusive(1_000, 1_999);
+    let range = payforge::kit::ConfRange::inclusive(1_000, 1_999);
     let config = FormatConfig::new::<payforge::formats::DatadogLogs>(Config { timestamp_ms: range, ..small_config() });
     let (bytes, _) = block(&config, 8, 0, Strategy::REUSE_ENCODE_ONCE, 100_000).unwrap();
     check_block(&bytes, 100_000, (1_000, 1_999));

@@ -74,8 +74,8 @@ fn block(source: &mut dyn BlockSource, seed: u64, index: u64, budget: usize) -> 
 /// A config that builds fast in debug builds, for the many-seed tests.
 fn small() -> Config {
     Config {
-        contexts: payforge::config::ConfRange::inclusive(50, 200),
-        service_check_names: payforge::config::ConfRange::inclusive(1, 50),
+        contexts: payforge::kit::ConfRange::inclusive(50, 200),
+        service_check_names: payforge::kit::ConfRange::inclusive(1, 50),
         ..Config::default()
     }
 }
@@ -192,7 +192,7 @@ fn budgets_below_one_member_are_an_error_not_a_panic() {
 
 #[test]
 fn min_member_len_is_a_lower_bound() {
-    let config = Config { name_length: payforge::config::ConfRange::inclusive(1, 3), ..small() };
+    let config = Config { name_length: payforge::kit::ConfRange::inclusive(1, 3), ..small() };
     let format = <payforge::formats::dogstatsd::DogStatsD as payforge::Configured>::from_config(&config, 5).unwrap();
     let least = payforge::Format::min_member_len(&format);
     let mut rng = BlockRng::for_block(5, 0);
@@ -230,7 +230,7 @@ fn lading_wrapper_and_fixture_load() {
     let c_config =
         payforge::FormatConfig::parse::<payforge::formats::DogStatsD>(wrapped, Path::new("lading.yaml")).unwrap();
     let c = c_config.get::<payforge::formats::DogStatsD>().unwrap().clone();
-    assert_eq!(c.contexts, payforge::config::ConfRange::constant(100));
+    assert_eq!(c.contexts, payforge::kit::ConfRange::constant(100));
     assert!(c.length_prefix_framed);
     assert_eq!(c.tag_length, Config::default().tag_length);
 

@@ -1,5 +1,7 @@
 //! The fuzz campaign: every registered format over arbitrary config documents × budgets from 0
-//! to 1 GiB × strategies, and the command line's size, block-size range and shard parsers.
+//! to 1 GiB × strategies, the command line's size, block-size range and shard parsers, and
+//! `send`'s inputs: lading experiment files (generators with hostile sizes, seeds, throttles,
+//! URLs and headers), lading sizes, durations, rates, ramps, target URLs and header flags.
 //!
 //! Property: a config either fails with a clear error (it names the file, or the field in
 //! backticks, or the format and the budget), or builds within its setup-memory estimate and under
@@ -53,7 +55,7 @@ const BUILD_SLACK: u64 = 16 * 1024;
 
 fn env_u64(name: &str, default: u64) -> u64 {
     match std::env::var(name) {
-        Ok(v) => payforge::size::parse_size("env", &v).unwrap_or_else(|e| panic!("{name}: {e}")),
+        Ok(v) => payforge::parse_size("env", &v).unwrap_or_else(|e| panic!("{name}: {e}")),
         Err(_) => default,
     }
 }
@@ -71,7 +73,7 @@ impl Settings {
     fn from_env() -> Self {
         Settings {
             cases: env_u64("FUZZ_CASES", 96) as u32,
-            max_budget: env_u64("FUZZ_MAX_BUDGET", 4 << 20).min(payforge::fill::MAX_BUDGET as u64) as usize,
+            max_budget: env_u64("FUZZ_MAX_BUDGET", 4 << 20).min(payforge::MAX_BUDGET as u64) as usize,
             ceiling: env_u64("FUZZ_CEILING", 64 << 20),
             timeout: Duration::from_secs(env_u64("FUZZ_CASE_TIMEOUT", 120)),
         }
@@ -149,7 +151,7 @@ fn budget(max: usize) -> impl Strategy<Value = usize> {
         6 => 0usize..4096.min(max),
         4 => 4096.min(max)..=(256 << 10).min(max),
         2 => (256usize << 10).min(max)..=max,
-        1 => prop_oneof![Just(0usize), Just(1), Just(max), Just(payforge::fill::MAX_BUDGET + 1), Just(usize::MAX)],
+        1 => prop_oneof![Just(0usize), Just(1), Just(max), Just(payforge::MAX_BUDGET + 1), Just(usize::MAX)],
     ]
 }
 
@@ -522,9 +524,9 @@ fn fuzz_cli_parsers(settings: Settings, tally: &Mutex<Tally>) {
         let mut tally = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         tally.cases += 1;
         for s in [a.clone(), format!("{a}..{b}"), format!("{a}/{b}")] {
-            match payforge::size::parse_size("size", &s) {
+            match payforge::parse_size("size", &s) {
                 Ok(n) => {
-                    let back = payforge::size::parse_size("size", &payforge::size::format_size(n)).unwrap();
+                    let back = payforge::parse_size("size", &payforge::format_size(n)).unwrap();
                     prop_assert_eq!(back, n, "{} round-trips", s);
                     tally.outcome("size: parsed".into());
                 }
@@ -537,9 +539,7 @@ fn fuzz_cli_parsers(settings: Settings, tally: &Mutex<Tally>) {
             }
             match s.parse::<BlockSize>() {
                 Ok(size) => {
-                    prop_assert!(
-                        1 <= size.min() && size.min() <= size.max() && size.max() <= payforge::fill::MAX_BUDGET
-                    );
+                    prop_assert!(1 <= size.min() && size.min() <= size.max() && size.max() <= payforge::MAX_BUDGET);
                     prop_assert_eq!(size.to_string().parse::<BlockSize>().unwrap(), size);
                     tally.outcome("block size: parsed".into());
                 }
@@ -572,6 +572,193 @@ fn fuzz_cli_parsers(settings: Settings, tally: &Mutex<Tally>) {
     }
 }
 
+/// Sizes as lading writes them, and ways to get them wrong.
+fn lading_size() -> impl Strategy<Value = String> {
+    let pieces = &[
+        "0",
+        "1",
+        "2",
+        "9",
+        ".",
+        "..",
+        " ",
+        "Mb",
+        "MiB",
+        "MB",
+        "mib",
+        "k",
+        "KiB",
+        "Gb",
+        "TiB",
+        "B",
+        "b",
+        "bit",
+        "-",
+        "e",
+        "99999999999999999999",
+        "18446744073709551616",
+        "é",
+    ][..];
+    prop_oneof![
+        4 => "[0-9]{1,6}(\\.[0-9]{0,3}){0,3} ?(b|B|Kb|KiB|Mb|MB|MiB|Gb|GiB|mib|kib|k|x|)",
+        3 => proptest::collection::vec(proptest::sample::select(pieces), 0..6).prop_map(|t| t.concat()),
+        1 => "\\PC{0,20}",
+    ]
+}
+
+/// A YAML scalar for a lading key: sizes, counts, strings, lists, maps and nonsense.
+fn lading_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => lading_size().prop_map(|s| format!("{s:?}")),
+        2 => any::<u64>().prop_map(|n| n.to_string()),
+        1 => Just("-1".to_string()),
+        1 => Just("1e400".to_string()),
+        1 => Just("[]".to_string()),
+        1 => Just("{}".to_string()),
+        1 => Just("all_out".to_string()),
+        1 => (lading_size(), lading_size(), lading_size()).prop_map(|(a, b, c)| format!(
+            "{{linear: {{initial_bytes_per_second: {a:?}, maximum_bytes_per_second: {b:?}, rate_of_change: {c:?}}}}}"
+        )),
+        1 => lading_size().prop_map(|s| format!("{{stable: {{bytes_per_second: {s:?}}}}}")),
+        1 => hostile_string().prop_map(|s| format!("{s:?}")),
+    ]
+}
+
+/// A lading experiment file: one generator of a real kind, mostly with its own target key and
+/// the cache where lading puts it, then real and hostile keys.
+fn lading_file() -> impl Strategy<Value = String> {
+    let kinds = &["tcp", "udp", "unix_stream", "unix_datagram", "http", "trace_agent", "file_gen"][..];
+    let keys = &[
+        "bytes_per_second",
+        "blocks_per_second",
+        "throttle",
+        "maximum_block_size",
+        "parallel_connections",
+        "block_cache_method",
+        "backoff_behavior",
+        "headers",
+        "unknown_key",
+    ][..];
+    let hosts = &[
+        "'127.0.0.1:1'",
+        "'x'",
+        "':0'",
+        "'[::1]:8125'",
+        "'localhost:99999'",
+        "/tmp/x.sock",
+        "''",
+        "'http://127.0.0.1:1'",
+        "'http://h:1?x=1'",
+        "'https://[::1]:1/v'",
+        "'ftp://x'",
+        "'http://'",
+        "[1, 2]",
+    ][..];
+    let variants = &[
+        "{syslog5424: {}}",
+        "{dogstatsd: {}}",
+        "{datadog_log: {}}",
+        "{trace_agent: {v0.4: {}}}",
+        "syslog5424",
+        "{apache_common: {}}",
+        "{}",
+        "[1]",
+    ][..];
+    (
+        proptest::sample::select(kinds),
+        proptest::sample::select(hosts),
+        proptest::sample::select(variants),
+        proptest::collection::vec((proptest::sample::select(keys), lading_value()), 0..3),
+        prop_oneof![4 => Just(true), 1 => Just(false)],
+        prop_oneof![3 => Just("'1 MiB'".to_string()), 1 => lading_size().prop_map(|s| format!("{s:?}"))],
+    )
+        .prop_map(|(kind, host, variant, extra, good, cache)| {
+            let seed =
+                if good { "[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,7]" } else { "[1, 300]" };
+            let key = match (kind, good) {
+                ("tcp" | "udp", true) => "addr",
+                ("unix_stream" | "unix_datagram", true) => "path",
+                (_, true) => "target_uri",
+                _ => "addr",
+            };
+            let body = if kind == "http" {
+                format!("method: {{post: {{variant: {variant}, maximum_prebuild_cache_size_bytes: {cache}}}}}")
+            } else {
+                format!("variant: {variant}\n      maximum_prebuild_cache_size_bytes: {cache}")
+            };
+            let mut text = format!("generator:\n  - {kind}:\n      seed: {seed}\n      {key}: {host}\n      {body}\n");
+            for (key, value) in extra {
+                text.push_str(&format!("      {key}: {value}\n"));
+            }
+            text
+        })
+}
+
+/// Texts for `send`'s parsers: sizes, URLs, ramps and hostile strings.
+fn send_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        2 => lading_size(),
+        2 => "(tcp|udp|tls|http|https|unix|unixgram|ftp|)://(127\\.0\\.0\\.1|localhost|\\[::1\\]|/tmp/s|)(:[0-9]{0,6})?(/[a-z]{0,4})?(\\?[a-z=]{0,4})?",
+        1 => (lading_size(), lading_size(), "[0-9]{0,3}(ms|s|m|h|)").prop_map(|(a, b, d)| format!("{a}..{b}/{d}")),
+        1 => "[0-9]{1,4}(KiB|MiB|MB|)\\.\\.[0-9]{1,5}(KiB|MiB|MB|)/[0-9]{1,3}(s|ms|m|)",
+        1 => hostile_string(),
+    ]
+}
+
+/// `send`'s inputs never panic, and their errors name what they read.
+fn fuzz_send_inputs(settings: Settings, tally: &Mutex<Tally>) {
+    use payforge::send::http::Header;
+    use payforge::send::lading::{parse, parse_lading_size};
+    use payforge::send::{Target, Throttle, parse_duration, parse_rate};
+    let registry = Registry::builtin();
+    let mut runner = TestRunner::new(RunnerConfig {
+        cases: settings.cases.saturating_mul(4),
+        failure_persistence: None,
+        ..RunnerConfig::default()
+    });
+    let result = runner.run(&(lading_file(), send_text(), send_text()), |(file, a, b)| {
+        let mut tally = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        tally.cases += 1;
+        let origin = Path::new("experiment.yaml");
+        match parse(&registry, &file, origin, None) {
+            Ok(job) => {
+                prop_assert!(job.block_size > 0 && job.cache > 0 && job.connections > 0);
+                tally.outcome("lading file: parsed".into());
+            }
+            Err(e) => {
+                prop_assert!(e.to_string().contains("experiment.yaml"), "{e}");
+                *tally.messages.entry(normalize(&e.to_string())).or_default() += 1;
+                tally.outcome("lading file: error".into());
+            }
+        }
+        if let Err(e) = parse_lading_size(&Value::String(a.clone())) {
+            prop_assert!(e.contains(&format!("{a:?}")) || a.trim().is_empty() || e.contains("size"), "{e}");
+        }
+        let named: [(&str, Result<(), payforge::Error>); 6] = [
+            ("duration", parse_duration(&a).map(drop)),
+            ("rate", parse_rate(&a).map(drop)),
+            ("ramp", Throttle::parse_ramp(&a).map(drop)),
+            ("ramp", Throttle::parse_ramp(&format!("{a}/{b}")).map(drop)),
+            ("target URL", a.parse::<Target>().map(drop)),
+            ("header", format!("{a}:{b}").parse::<Header>().map(drop)),
+        ];
+        for (what, result) in named {
+            match result {
+                Ok(()) => tally.outcome(format!("{what}: parsed")),
+                Err(e) => {
+                    prop_assert!(e.to_string().contains(what), "{what}: {e}");
+                    *tally.messages.entry(normalize(&e.to_string())).or_default() += 1;
+                    tally.outcome(format!("{what}: error"));
+                }
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("fuzz send inputs: {e}");
+    }
+}
+
 #[test]
 fn fuzz_campaign() {
     let settings = Settings::from_env();
@@ -579,6 +766,7 @@ fn fuzz_campaign() {
     let started = Instant::now();
     fuzz_formats(settings, &tally);
     fuzz_cli_parsers(settings, &tally);
+    fuzz_send_inputs(settings, &tally);
     let tally = tally.into_inner().unwrap();
     let mut report = format!(
         "fuzz campaign: {} cases in {:.1} s ({} per format and {} parser inputs; budgets up to {} B, \

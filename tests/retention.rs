@@ -4,7 +4,7 @@
 //! is `zero_alloc.rs`, which measures more blocks than a window.)
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use payforge::retention::SHRINK_WINDOW;
+use payforge::SHRINK_WINDOW;
 use payforge::{BlockRng, Strategy};
 
 const LARGE: usize = 4 << 20;

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod grammar;
 
 use std::io::Read;
 use std::net::{TcpListener, UdpSocket};
@@ -14,8 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::dogstatsd_grammar::check_line;
-use common::{payforge, send, wait_until};
+use common::receiver::{Receiver, Reply, Request};
+use common::{Sent, payforge, send, wait_until};
+use grammar::dogstatsd::check_line;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -122,79 +124,43 @@ fn dogstatsd_over_unix_datagrams_and_length_prefixed_streams() {
     assert_eq!(stream.len() as u64, sent.get("bytes_sent"));
 }
 
-/// What the HTTP test server saw.
-#[derive(Default, Debug)]
-struct Seen {
-    requests: u64,
-    answered: std::collections::BTreeMap<u16, u64>,
-    /// Members in the bodies answered 2xx.
-    accepted_members: u64,
-    accepted_bytes: u64,
+/// The answers a receiver gave, by status.
+fn answered(seen: &[Request]) -> std::collections::BTreeMap<u16, u64> {
+    let mut m = std::collections::BTreeMap::new();
+    for r in seen {
+        *m.entry(r.status).or_insert(0) += 1;
+    }
+    m
 }
 
-/// Serves `addr` until `stop`: decodes every body with `decode` (which checks it and returns its
-/// member count) and answers `status(request number)`.
-fn http_server(
-    decode: fn(&tiny_http::Request, &[u8]) -> u64,
-    status: fn(u64) -> u16,
-) -> (String, Arc<AtomicBool>, std::thread::JoinHandle<Seen>) {
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let addr = format!("http://{}", server.server_addr().to_ip().unwrap());
-    let stop = Arc::new(AtomicBool::new(false));
-    let handle = {
-        let stop = Arc::clone(&stop);
-        std::thread::spawn(move || {
-            let mut seen = Seen::default();
-            let started = Instant::now();
-            while !stop.load(Ordering::Relaxed) && started.elapsed() < LIMIT {
-                let Ok(Some(mut request)) = server.recv_timeout(Duration::from_millis(50)) else { continue };
-                seen.requests += 1;
-                let mut body = Vec::new();
-                request.as_reader().read_to_end(&mut body).unwrap();
-                let members = decode(&request, &body);
-                let code = status(seen.requests);
-                *seen.answered.entry(code).or_insert(0) += 1;
-                if (200..300).contains(&code) {
-                    seen.accepted_members += members;
-                    seen.accepted_bytes += body.len() as u64;
-                }
-                request.respond(tiny_http::Response::from_string("{}").with_status_code(code)).unwrap();
-            }
-            seen
-        })
-    };
-    (addr, stop, handle)
+/// Sums of what a receiver accepted (answered 2xx): requests, members (by `decode`) and bytes.
+fn accepted(seen: &[Request], decode: impl Fn(&Request) -> u64) -> (u64, u64, u64) {
+    let ok: Vec<&Request> = seen.iter().filter(|r| (200..300).contains(&r.status)).collect();
+    (ok.len() as u64, ok.iter().map(|r| decode(r)).sum(), ok.iter().map(|r| r.body.len() as u64).sum())
 }
 
-fn header<'a>(request: &'a tiny_http::Request, name: &str) -> Option<&'a str> {
-    request.headers().iter().find(|h| h.field.to_string().eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
+fn decode_v04(request: &Request) -> u64 {
+    assert_eq!(request.path, "/v0.4/traces");
+    assert_eq!(request.header("Content-Type"), Some("application/msgpack"));
+    assert_eq!(request.header("Datadog-Send-Real-Http-Status"), Some("true"));
+    let traces: Vec<Vec<serde_json::Value>> = rmp_serde::from_slice(&request.body).unwrap();
+    assert!(traces.iter().all(|t| !t.is_empty() && t.iter().all(|s| s["trace_id"].is_u64())));
+    let count: u64 = request.header("X-Datadog-Trace-Count").unwrap().parse().unwrap();
+    assert_eq!(count, traces.len() as u64, "X-Datadog-Trace-Count is the body's trace count");
+    count
 }
 
 #[test]
 fn traces_over_http_are_retried_on_429_and_503_and_totals_match() {
-    fn decode(request: &tiny_http::Request, body: &[u8]) -> u64 {
-        assert_eq!(request.url(), "/v0.4/traces");
-        assert_eq!(header(request, "Content-Type"), Some("application/msgpack"));
-        assert_eq!(header(request, "DD-API-KEY"), Some("test-key"));
-        assert_eq!(header(request, "Datadog-Send-Real-Http-Status"), Some("true"));
-        let traces: Vec<Vec<serde_json::Value>> = rmp_serde::from_slice(body).unwrap();
-        assert!(traces.iter().all(|t| !t.is_empty() && t.iter().all(|s| s["trace_id"].is_u64())));
-        let count: u64 = header(request, "X-Datadog-Trace-Count").unwrap().parse().unwrap();
-        assert_eq!(count, traces.len() as u64, "X-Datadog-Trace-Count is the body's trace count");
-        count
-    }
-    fn status(n: u64) -> u16 {
-        match n {
-            n if n % 5 == 2 => 429,
-            n if n % 7 == 3 => 503,
-            _ => 200,
-        }
-    }
-    let (addr, stop, server) = http_server(decode, status);
+    let receiver = Receiver::http(|r| match r.n {
+        n if n % 5 == 2 => Reply::status(429),
+        n if n % 7 == 3 => Reply::status(503),
+        _ => Reply::status(200),
+    });
     let sent = send(&[
         "trace-v04",
         "--to",
-        &addr,
+        &receiver.url,
         "--block-size",
         "128KiB",
         "--bytes",
@@ -206,66 +172,56 @@ fn traces_over_http_are_retried_on_429_and_503_and_totals_match() {
         "--header",
         "DD-API-KEY: test-key",
     ]);
-    stop.store(true, Ordering::Relaxed);
-    let seen = server.join().unwrap();
+    let seen = receiver.finish();
     assert!(sent.output.status.success(), "{}", sent.stderr());
-    let refused = seen.answered.get(&429).copied().unwrap_or(0) + seen.answered.get(&503).copied().unwrap_or(0);
-    assert!(refused >= 3, "{seen:?}");
-    assert_eq!(seen.answered[&200], sent.get("blocks_sent"), "{seen:?}\n{}", sent.summary);
-    assert_eq!(seen.accepted_members, sent.get("members_sent"));
-    assert_eq!(seen.accepted_bytes, sent.get("bytes_sent"));
+    assert!(seen.iter().all(|r| r.header("DD-API-KEY") == Some("test-key")));
+    let answered = answered(&seen);
+    let refused = answered.get(&429).copied().unwrap_or(0) + answered.get(&503).copied().unwrap_or(0);
+    assert!(refused >= 3, "{answered:?}");
+    let (requests, members, bytes) = accepted(&seen, decode_v04);
+    assert_eq!(requests, sent.get("blocks_sent"), "{answered:?}\n{}", sent.summary);
+    assert_eq!(members, sent.get("members_sent"));
+    assert_eq!(bytes, sent.get("bytes_sent"));
     assert_eq!(refused, sent.get("retries"));
     assert_eq!(refused, sent.get("errors"));
     assert_eq!(sent.get("failed_blocks") + sent.get("rejected_blocks"), 0);
-    assert_eq!(sent.summary["http_status"]["429"].as_u64(), seen.answered.get(&429).copied());
-    eprintln!("trace server: {seen:?}");
+    assert_eq!(sent.summary["http_status"]["429"].as_u64(), answered.get(&429).copied());
+    // Every attempt is on the wire: the retries' bodies too.
+    assert_eq!(sent.get("wire_bytes"), seen.iter().map(|r| r.body.len() as u64).sum::<u64>());
+    eprintln!("trace server: {answered:?}");
 }
 
 #[test]
 fn v05_traces_are_put_to_their_endpoint() {
-    fn decode(request: &tiny_http::Request, body: &[u8]) -> u64 {
-        assert_eq!(request.url(), "/v0.5/traces");
-        assert_eq!(*request.method(), tiny_http::Method::Put);
-        assert_eq!(header(request, "Content-Type"), Some("application/msgpack"));
+    let receiver = Receiver::http(|_| Reply::status(200));
+    let sent =
+        send(&["trace-v05", "--to", &receiver.url, "--block-size", "64KiB", "--bytes", "1MiB", "--cache", "1MiB"]);
+    let seen = receiver.finish();
+    assert!(sent.output.status.success(), "{}", sent.stderr());
+    let decode = |request: &Request| {
+        assert_eq!((request.path.as_str(), request.method.as_str()), ("/v0.5/traces", "PUT"));
+        assert_eq!(request.header("Content-Type"), Some("application/msgpack"));
         let (dictionary, traces): (Vec<String>, Vec<Vec<Vec<serde::de::IgnoredAny>>>) =
-            rmp_serde::from_slice(body).unwrap();
+            rmp_serde::from_slice(&request.body).unwrap();
         assert!(dictionary.iter().any(String::is_empty));
         assert!(traces.iter().flatten().all(|span| span.len() == 12));
-        let count: u64 = header(request, "X-Datadog-Trace-Count").unwrap().parse().unwrap();
+        let count: u64 = request.header("X-Datadog-Trace-Count").unwrap().parse().unwrap();
         assert_eq!(count, traces.len() as u64);
         count
-    }
-    fn status(_: u64) -> u16 {
-        200
-    }
-    let (addr, stop, server) = http_server(decode, status);
-    let sent = send(&["trace-v05", "--to", &addr, "--block-size", "64KiB", "--bytes", "1MiB", "--cache", "1MiB"]);
-    stop.store(true, Ordering::Relaxed);
-    let seen = server.join().unwrap();
-    assert!(sent.output.status.success(), "{}", sent.stderr());
-    assert_eq!(seen.accepted_members, sent.get("members_sent"));
-    assert_eq!(seen.requests, sent.get("blocks_sent"));
+    };
+    let (requests, members, _) = accepted(&seen, decode);
+    assert_eq!(members, sent.get("members_sent"));
+    assert_eq!(requests, sent.get("blocks_sent"));
+    assert_eq!(seen.len() as u64, requests);
 }
 
 #[test]
 fn compressed_traces_over_http_carry_their_encoding() {
-    fn decode(request: &tiny_http::Request, body: &[u8]) -> u64 {
-        assert_eq!(header(request, "Content-Encoding"), Some("gzip"));
-        assert!(body.len() <= 64 << 10, "the block size bounds the compressed body");
-        let plain = payforge::Compression::Gzip(6).decompress(body).unwrap();
-        let traces: Vec<Vec<serde_json::Value>> = rmp_serde::from_slice(&plain).unwrap();
-        let count: u64 = header(request, "X-Datadog-Trace-Count").unwrap().parse().unwrap();
-        assert_eq!(count, traces.len() as u64);
-        count
-    }
-    fn status(_: u64) -> u16 {
-        200
-    }
-    let (addr, stop, server) = http_server(decode, status);
+    let receiver = Receiver::http(|_| Reply::status(200));
     let sent = send(&[
         "trace-v04",
         "--to",
-        &addr,
+        &receiver.url,
         "--compression",
         "gzip",
         "--block-size",
@@ -275,11 +231,20 @@ fn compressed_traces_over_http_carry_their_encoding() {
         "--cache",
         "1MiB",
     ]);
-    stop.store(true, Ordering::Relaxed);
-    let seen = server.join().unwrap();
+    let seen = receiver.finish();
     assert!(sent.output.status.success(), "{}", sent.stderr());
-    assert_eq!(seen.accepted_members, sent.get("members_sent"));
-    assert_eq!(seen.requests, sent.get("blocks_sent"));
+    let decode = |request: &Request| {
+        assert_eq!(request.header("Content-Encoding"), Some("gzip"));
+        assert!(request.body.len() <= 64 << 10, "the block size bounds the compressed body");
+        let plain = payforge::Compression::Gzip(6).decompress(&request.body).unwrap();
+        let traces: Vec<Vec<serde_json::Value>> = rmp_serde::from_slice(&plain).unwrap();
+        let count: u64 = request.header("X-Datadog-Trace-Count").unwrap().parse().unwrap();
+        assert_eq!(count, traces.len() as u64);
+        count
+    };
+    let (requests, members, _) = accepted(&seen, decode);
+    assert_eq!(members, sent.get("members_sent"));
+    assert_eq!(requests, sent.get("blocks_sent"));
     // Compression is for HTTP bodies only.
     let o = payforge(&["send", "trace-v04", "--to", "tcp://127.0.0.1:9", "--compression", "zstd"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("applies to http:// only"));
@@ -287,61 +252,182 @@ fn compressed_traces_over_http_carry_their_encoding() {
 
 #[test]
 fn logs_over_http_count_rejections_and_retries() {
-    fn decode(request: &tiny_http::Request, body: &[u8]) -> u64 {
-        assert_eq!(request.url(), "/api/v2/logs");
-        assert_eq!(header(request, "Content-Type"), Some("application/json"));
-        let records: Vec<serde_json::Value> = serde_json::from_slice(body).unwrap();
+    let receiver = Receiver::http(|r| match r.n {
+        4 => Reply::status(400),
+        n if n % 3 == 0 => Reply::status(503),
+        _ => Reply::status(202),
+    });
+    let sent =
+        send(&["datadog-logs", "--to", &receiver.url, "--block-size", "64KiB", "--bytes", "1MiB", "--cache", "1MiB"]);
+    let seen = receiver.finish();
+    assert!(sent.output.status.success(), "{}", sent.stderr());
+    let decode = |request: &Request| {
+        assert_eq!(request.path, "/api/v2/logs");
+        assert_eq!(request.header("Content-Type"), Some("application/json"));
+        let records: Vec<serde_json::Value> = serde_json::from_slice(&request.body).unwrap();
         assert!(records.iter().all(|r| r["message"].is_string()), "{:?}", records.first());
         records.len() as u64
-    }
-    fn status(n: u64) -> u16 {
-        match n {
-            4 => 400,
-            n if n % 3 == 0 => 503,
-            _ => 202,
-        }
-    }
-    let (addr, stop, server) = http_server(decode, status);
-    let sent = send(&["datadog-logs", "--to", &addr, "--block-size", "64KiB", "--bytes", "1MiB", "--cache", "1MiB"]);
-    stop.store(true, Ordering::Relaxed);
-    let seen = server.join().unwrap();
-    assert!(sent.output.status.success(), "{}", sent.stderr());
-    assert_eq!(seen.answered[&202], sent.get("blocks_sent"));
-    assert_eq!(seen.accepted_members, sent.get("members_sent"));
+    };
+    let answered = answered(&seen);
+    let (requests, members, _) = accepted(&seen, decode);
+    assert_eq!(requests, sent.get("blocks_sent"));
+    assert_eq!(answered[&202], requests);
+    assert_eq!(members, sent.get("members_sent"));
     assert_eq!(sent.get("rejected_blocks"), 1, "a 400 is rejected, not retried");
-    assert_eq!(seen.answered[&503], sent.get("retries"));
-    assert_eq!(seen.requests, sent.get("blocks_sent") + sent.get("rejected_blocks") + sent.get("retries"));
+    assert_eq!(answered[&503], sent.get("retries"));
+    assert_eq!(seen.len() as u64, sent.get("blocks_sent") + sent.get("rejected_blocks") + sent.get("retries"));
 }
 
 #[test]
 fn http_gives_up_after_max_retries_and_reports_it() {
-    fn decode(_: &tiny_http::Request, _: &[u8]) -> u64 {
-        1
-    }
-    fn status(_: u64) -> u16 {
-        503
-    }
-    let (addr, stop, server) = http_server(decode, status);
+    let receiver = Receiver::http(|_| Reply::status(503));
+    // Failed units give their bytes back to --bytes (issue 19, defect 8), so a receiver that
+    // never accepts is run for a while.
     let sent = send(&[
         "syslog5424",
         "--to",
-        &addr,
+        &receiver.url,
         "--block-size",
         "16KiB",
-        "--bytes",
-        "128KiB",
+        "--duration",
+        "1s",
         "--cache",
         "1MiB",
         "--max-retries",
         "2",
     ]);
-    stop.store(true, Ordering::Relaxed);
-    let seen = server.join().unwrap();
-    // Nothing went out: an error exit that names the target, with the summary still written.
+    let seen = receiver.finish();
+    // Nothing went out: an error exit that names the target and the failure, with the summary
+    // still written.
     assert!(!sent.output.status.success());
-    assert!(sent.stderr().contains("nothing was delivered"), "{}", sent.stderr());
-    assert_eq!(sent.get("failed_blocks"), seen.requests / 3);
+    let err = sent.stderr();
+    assert!(err.contains("nothing was delivered") && err.contains(&receiver_url(&seen, &sent)), "{err}");
+    assert!(err.contains("error status") && err.contains("HTTP 503"), "{err}");
+    assert!(sent.get("failed_blocks") >= 1);
+    assert_eq!(sent.get("failed_blocks"), seen.len() as u64 / 3);
     assert_eq!(sent.get("retries"), 2 * sent.get("failed_blocks"));
+}
+
+/// The target as the summary names it.
+fn receiver_url(_: &[Request], sent: &Sent) -> String {
+    sent.summary["target"].as_str().unwrap().to_string()
+}
+
+/// Issue 19, defect 1: a 2xx whose body could not be read (here the receiver claims 1000 bytes,
+/// sends 2 and closes) was retried, delivering the body twice. A 2xx is sent.
+#[test]
+fn a_2xx_is_sent_even_when_its_answer_breaks_off() {
+    let receiver = Receiver::http(|_| Reply::status(200).cut_body_by(998));
+    let sent =
+        send(&["datadog-logs", "--to", &receiver.url, "--block-size", "32KiB", "--bytes", "256KiB", "--cache", "1MiB"]);
+    let seen = receiver.finish();
+    assert!(sent.output.status.success(), "{}", sent.stderr());
+    let bodies: std::collections::BTreeSet<&[u8]> = seen.iter().map(|r| &r.body[..]).collect();
+    assert_eq!(bodies.len(), seen.len(), "a body was delivered twice");
+    assert_eq!(seen.len() as u64, sent.get("blocks_sent"));
+    assert_eq!(sent.get("retries"), 0);
+    assert_eq!(sent.get("answer_errors"), seen.len() as u64, "{}", sent.summary);
+    assert!(sent.get("blocks_sent") >= 7);
+}
+
+/// Issue 19, defect 3: retries went out without tokens, so a receiver shedding half its load
+/// got far more than --rate. Every attempt spends tokens now.
+#[test]
+fn retries_spend_the_rate() {
+    let receiver = Receiver::http(|r| if r.n % 2 == 0 { Reply::status(429) } else { Reply::status(200) });
+    let rate = 512u64 << 10;
+    let sent = send(&[
+        "datadog-logs",
+        "--to",
+        &receiver.url,
+        "--rate",
+        "512KiB",
+        "--block-size",
+        "16KiB",
+        "--duration",
+        "3s",
+        "--cache",
+        "1MiB",
+        // Enough connections that request latency never bounds the rate.
+        "--connections",
+        "4",
+    ]);
+    let seen = receiver.finish();
+    assert!(sent.output.status.success(), "{}", sent.stderr());
+    let on_wire: u64 = seen.iter().map(|r| r.body.len() as u64).sum();
+    let ratio = on_wire as f64 / sent.summary["elapsed_seconds"].as_f64().unwrap() / rate as f64;
+    eprintln!("429 half the time at 512KiB/s: {on_wire} bytes on the wire, {ratio:.3} of the rate");
+    assert!(ratio < 1.10 && ratio > 0.80, "bytes on the wire ran at {ratio:.3} of --rate");
+    assert_eq!(sent.get("wire_bytes"), on_wire);
+    assert!(sent.get("retries") >= 10);
+}
+
+/// Issue 19, defect 3: a 429's Retry-After is waited out.
+#[test]
+fn retry_after_is_honoured() {
+    let receiver =
+        Receiver::http(|r| if r.n == 1 { Reply::status(429).header("Retry-After", "1") } else { Reply::status(200) });
+    let sent =
+        send(&["datadog-logs", "--to", &receiver.url, "--block-size", "16KiB", "--bytes", "16KiB", "--cache", "1MiB"]);
+    let seen = receiver.finish();
+    assert!(sent.output.status.success(), "{}", sent.stderr());
+    assert_eq!((seen.len(), sent.get("retries")), (2, 1));
+    assert!(sent.summary["elapsed_seconds"].as_f64().unwrap() >= 0.95, "{}", sent.summary);
+}
+
+/// Issue 19, defect 8: rejected units counted against --bytes, so a run ended with half of it
+/// delivered.
+#[test]
+fn bytes_counts_what_was_delivered() {
+    let receiver = Receiver::http(|r| if r.n % 2 == 0 { Reply::status(400) } else { Reply::status(202) });
+    let sent =
+        send(&["datadog-logs", "--to", &receiver.url, "--block-size", "16KiB", "--bytes", "512KiB", "--cache", "1MiB"]);
+    let seen = receiver.finish();
+    assert!(sent.output.status.success(), "{}", sent.stderr());
+    assert!(sent.get("rejected_blocks") >= 10);
+    let delivered = sent.get("bytes_sent");
+    assert!(delivered <= 512 << 10 && delivered > (512 - 16) << 10, "{delivered}");
+    assert_eq!(accepted(&seen, |_| 0).2, delivered);
+}
+
+/// The latency percentiles: a receiver that stalls 200 ms once a second. Requests are quick
+/// otherwise, so the service time stays low up to p90 while the latency from the schedule shows
+/// the sends the stall held back.
+#[test]
+fn a_stalling_receiver_shows_in_the_scheduled_latency() {
+    let started = Instant::now();
+    let last_stall = Mutex::new(Instant::now());
+    let receiver = Receiver::http(move |_| {
+        let mut last = last_stall.lock().unwrap();
+        if last.elapsed() >= Duration::from_secs(1) && started.elapsed() > Duration::from_millis(500) {
+            *last = Instant::now();
+            return Reply::status(200).stall(Duration::from_millis(200));
+        }
+        Reply::status(200)
+    });
+    let sent = send(&[
+        "datadog-logs",
+        "--to",
+        &receiver.url,
+        "--rate",
+        "320KiB",
+        "--block-size",
+        "16KiB",
+        "--duration",
+        "4s",
+        "--cache",
+        "1MiB",
+    ]);
+    let _ = receiver.finish();
+    assert!(sent.output.status.success(), "{}", sent.stderr());
+    let latency = &sent.summary["latency"];
+    eprintln!("latency: {latency}");
+    let ms = |which: &str, p: &str| latency[which][p].as_f64().unwrap();
+    assert_eq!(latency["service_is"], "request");
+    assert!(ms("service", "max_ms") >= 190.0, "{latency}");
+    assert!(ms("scheduled", "p99_ms") >= 100.0, "{latency}");
+    assert!(ms("scheduled", "p90_ms") > 2.0 * ms("service", "p90_ms"), "{latency}");
+    assert!(latency["scheduled"]["count"].as_u64() > latency["service"]["count"].as_u64());
 }
 
 #[test]
@@ -371,6 +457,92 @@ fn tcp_receiver_restarts_are_reconnected_without_cutting_blocks() {
     assert!(text.lines().all(|l| l.starts_with('<') && l.contains(">1 ")));
     assert!(second.len() as u64 <= sent.get("bytes_sent"));
     assert!(second.len() as u64 > 2 << 20);
+}
+
+/// Issue 19, defect 2: the bytes a broken connection took of the unit it was writing (a cut
+/// line at the receiver) were counted nowhere. A 16 MiB unit is far larger than what loopback
+/// buffers hold, so the first connection's hang-up always cuts it.
+#[test]
+fn a_broken_stream_counts_the_torn_unit_and_resends_it_whole() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let to = format!("tcp://{}", listener.local_addr().unwrap());
+    let receiver = std::thread::spawn(move || {
+        let (mut first, _) = listener.accept().unwrap();
+        let mut head = vec![0u8; 100 << 10];
+        first.read_exact(&mut head).unwrap();
+        drop(first);
+        let (mut second, _) = listener.accept().unwrap();
+        second.set_read_timeout(Some(LIMIT)).unwrap();
+        let mut rest = Vec::new();
+        second.read_to_end(&mut rest).unwrap();
+        (head, rest)
+    });
+    let sent = send(&["syslog5424", "--to", &to, "--block-size", "16MiB", "--bytes", "16MiB", "--cache", "16MiB"]);
+    let (head, second) = receiver.join().unwrap();
+    assert!(sent.output.status.success(), "{}", sent.stderr());
+    let unit = 16u64 << 20;
+    assert_eq!((sent.get("torn_units"), sent.get("retries"), sent.get("blocks_sent")), (1, 1, 1), "{}", sent.summary);
+    let torn = sent.get("torn_bytes");
+    assert!(torn >= head.len() as u64 && torn < sent.get("bytes_sent").max(unit), "{torn}");
+    // The receiver saw the unit's start cut off, then the whole unit again from its first byte.
+    assert_eq!(second.len() as u64, sent.get("bytes_sent"));
+    assert_eq!(&second[..head.len()], &head[..]);
+    assert_eq!(sent.get("wire_bytes"), torn + sent.get("bytes_sent"));
+}
+
+/// Issue 19, defect 4: a signal during the cache build killed the process without a summary.
+#[test]
+fn sigint_during_the_cache_build_exits_at_once_with_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("stats.json");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_payforge"))
+        .args(["send", "syslog5424", "--to", "tcp://127.0.0.1:9", "--cache", "2GiB", "--threads", "1", "--stats-json"])
+        .arg(&json)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let signalled = Instant::now();
+    assert!(std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let mut status = None;
+    assert!(wait_until(LIMIT, || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    }));
+    let waited = signalled.elapsed();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(status.unwrap().success(), "{stderr}");
+    assert!(waited < Duration::from_secs(2), "exited {waited:?} after SIGINT");
+    assert!(stderr.contains("stopped while building the cache") && stderr.contains("stopped by: signal"), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!((summary["stopped_by"].as_str(), summary["blocks_sent"].as_u64()), (Some("signal"), Some(0)));
+}
+
+/// Issue 19, defect 4: a request the receiver never answers held the process for the 30 s
+/// request timeout after SIGTERM. The run ends within the stop grace.
+#[test]
+fn sigterm_with_a_silent_receiver_exits_within_the_grace() {
+    let receiver = Receiver::http(|_| Reply::status(200).stall(Duration::from_secs(40)));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_payforge"))
+        .args(["send", "datadog-logs", "--to", &receiver.url, "--cache", "1MiB", "--block-size", "64KiB", "--quiet"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(LIMIT, || !receiver.seen().is_empty()), "the sender never got going");
+    let signalled = Instant::now();
+    assert!(std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let mut status = None;
+    assert!(wait_until(LIMIT, || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    }));
+    let waited = signalled.elapsed();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(waited < Duration::from_secs(7), "exited {waited:?} after SIGTERM: {stderr}");
+    assert!(stderr.contains("stopped by: signal") && stderr.contains("left behind"), "{stderr}");
+    drop(receiver);
 }
 
 #[test]
@@ -440,13 +612,18 @@ fn bad_targets_and_sizes_are_errors_before_sending() {
         assert!(!o.status.success() && err.contains(needle), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
-    // A receiver that is not there: errors are counted and the run fails, naming the target.
+    // A receiver that is not there: errors are counted and the run fails, naming the target and
+    // what failed; the URL was fine (issue 19, defect 10: this said "invalid target URL").
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let to = format!("tcp://127.0.0.1:{port}");
-    let sent = send(&["syslog5424", "--to", &to, "--duration", "300ms", "--cache", "1MiB"]);
-    assert!(!sent.output.status.success());
-    assert!(sent.stderr().contains("nothing was delivered") && sent.stderr().contains(&to), "{}", sent.stderr());
-    assert!(sent.get("errors") >= 1 && sent.get("blocks_sent") == 0);
+    for to in [format!("tcp://127.0.0.1:{port}"), format!("http://127.0.0.1:{port}/x")] {
+        let sent = send(&["syslog5424", "--to", &to, "--duration", "300ms", "--cache", "1MiB", "--max-retries", "1"]);
+        let err = sent.stderr();
+        assert!(!sent.output.status.success());
+        assert!(err.contains("nothing was delivered") && err.contains(&to), "{err}");
+        assert!(err.contains("connection refused") && !err.contains("invalid target URL"), "{err}");
+        assert_eq!(sent.summary["last_failure"], "connection_refused");
+        assert!(sent.get("errors") >= 1 && sent.get("blocks_sent") == 0);
+    }
 }
 
 fn fixture(name: &str) -> std::path::PathBuf {
@@ -461,7 +638,10 @@ fn lading_configs_load_with_lading_meanings() {
     let job = load(&registry, &fixture("syslog.yaml"), None).unwrap();
     assert_eq!(job.config.name(), "syslog5424");
     assert_eq!(job.target, Target::Tcp { addr: "127.0.0.1:8080".into() });
-    assert_eq!((job.seed, job.rate, job.block_size, job.cache), (11, Some(12_500_000), 1_000_000 / 8, 10_000_000 / 8));
+    assert_eq!(
+        (job.seed, job.rate(), job.block_size, job.cache),
+        (11, Some(12_500_000), 1_000_000 / 8, 10_000_000 / 8)
+    );
     let udp = load(&registry, &fixture("dogstatsd.yaml"), Some("dogstatsd_udp")).unwrap();
     assert_eq!((udp.config.name(), udp.block_size, udp.seed), ("dogstatsd", 65_507, 2));
     assert_eq!(udp.target, Target::Udp { addr: "127.0.0.1:8125".into() });
@@ -478,12 +658,12 @@ fn lading_configs_load_with_lading_meanings() {
     let v05_job = payforge::send::lading::parse(&registry, &text, &v05, None).unwrap();
     assert_eq!(v05_job.config.name(), "trace-v05");
     assert_eq!(
-        (agent.rate, agent.block_size, agent.cache, agent.max_retries),
+        (agent.rate(), agent.block_size, agent.cache, agent.max_retries),
         (Some(50 << 20), 1 << 20, 256 << 20, Some(3))
     );
     let uds = load(&registry, &fixture("uds_dogstatsd.yaml"), None).unwrap();
     assert_eq!(uds.target, Target::Unixgram { path: "/var/run/datadog/dsd.socket".into() });
-    assert_eq!((uds.rate, uds.block_size, uds.connections), (Some(100 << 20), 8192, 1));
+    assert_eq!((uds.rate(), uds.block_size, uds.connections), (Some(100 << 20), 8192, 1));
 
     // What payforge cannot run is named.
     let dir = tempfile::tempdir().unwrap();
@@ -514,29 +694,20 @@ fn lading_configs_load_with_lading_meanings() {
 
 #[test]
 fn a_lading_trace_agent_config_runs_against_a_local_agent() {
-    fn decode(request: &tiny_http::Request, body: &[u8]) -> u64 {
-        assert_eq!(request.url(), "/v0.4/traces");
-        let traces: Vec<Vec<serde_json::Value>> = rmp_serde::from_slice(body).unwrap();
-        traces.len() as u64
-    }
-    fn status(_: u64) -> u16 {
-        200
-    }
-    let (addr, stop, server) = http_server(decode, status);
+    let receiver = Receiver::http(|_| Reply::status(200));
     let config = fixture("trace-agent-v04.yaml");
     // The file unchanged; the address, cache and amount overridden for a loopback test.
     let sent = send(&[
         "--lading-config",
         config.to_str().unwrap(),
         "--to",
-        &format!("{addr}/v0.4/traces"),
+        &format!("{}/v0.4/traces", receiver.url),
         "--cache",
         "4MiB",
         "--bytes",
         "4MiB",
     ]);
-    stop.store(true, Ordering::Relaxed);
-    let seen = server.join().unwrap();
+    let seen = receiver.finish();
     assert!(sent.output.status.success(), "{}", sent.stderr());
     assert!(sent.stderr().contains("lading generator `trace_agent_v04`"), "{}", sent.stderr());
     assert_eq!(sent.summary["rate_bytes_per_s"], 50 << 20);
@@ -547,8 +718,116 @@ fn a_lading_trace_agent_config_runs_against_a_local_agent() {
             109, 113, 127, 131, 137
         ]))
     );
-    assert_eq!(seen.accepted_members, sent.get("members_sent"));
-    assert_eq!(seen.requests, sent.get("blocks_sent"));
+    let decode = |r: &Request| {
+        assert_eq!(r.path, "/v0.4/traces");
+        let traces: Vec<Vec<serde_json::Value>> = rmp_serde::from_slice(&r.body).unwrap();
+        traces.len() as u64
+    };
+    let (requests, members, _) = accepted(&seen, decode);
+    assert_eq!(members, sent.get("members_sent"));
+    assert_eq!(requests, sent.get("blocks_sent"));
+}
+
+/// Reads a TCP connection to its end on a thread; returns the byte count.
+fn tcp_sink() -> (String, std::thread::JoinHandle<u64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let handle = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(LIMIT)).unwrap();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut total = 0u64;
+        while let Ok(n) = conn.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+        }
+        total
+    });
+    (addr, handle)
+}
+
+/// lading's linear throttle: each one-second window's target follows the ramp, and what went
+/// out follows the target.
+#[test]
+fn a_lading_linear_throttle_ramps_window_by_window() {
+    let (addr, sink) = tcp_sink();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("linear.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "generator:\n  - tcp:\n      seed: [0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,5]\n      \
+             addr: '{addr}'\n      variant: syslog5424\n      maximum_block_size: '16 KiB'\n      \
+             maximum_prebuild_cache_size_bytes: '1 MiB'\n      throttle:\n        linear:\n          \
+             initial_bytes_per_second: '256 KiB'\n          maximum_bytes_per_second: '1 MiB'\n          \
+             rate_of_change: '256 KiB'\n"
+        ),
+    )
+    .unwrap();
+    let sent = send(&["--lading-config", file.to_str().unwrap(), "--duration", "5s"]);
+    let received = sink.join().unwrap();
+    assert!(sent.output.status.success(), "{}", sent.stderr());
+    assert_eq!(received, sent.get("bytes_sent"));
+    assert_eq!(sent.summary["throttle"], "linear");
+    let windows: Vec<(f64, f64, f64)> = sent.summary["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["seconds"].as_f64().unwrap() > 0.9)
+        .map(|w| {
+            (w["t"].as_f64().unwrap(), w["target_bytes_per_s"].as_f64().unwrap(), w["bytes_per_s"].as_f64().unwrap())
+        })
+        .collect();
+    for (t, target, achieved) in &windows {
+        eprintln!(
+            "linear: window ending {t:.1} s: target {:.0} KiB/s, sent {:.0} KiB/s",
+            target / 1024.0,
+            achieved / 1024.0
+        );
+    }
+    assert!(windows.len() >= 4, "{}", sent.summary);
+    // Targets: the ramp's mean over each window (384, 640, 896, 1024 KiB/s for whole seconds).
+    let ramp = |t: f64| (256.0 + 256.0 * t).min(1024.0) * 1024.0;
+    for (i, (t, target, achieved)) in windows.iter().enumerate() {
+        let expected = (ramp(t - 1.0) + ramp(*t)) / 2.0;
+        assert!((target / expected - 1.0).abs() < 0.05, "window {i}: target {target} for {expected}");
+        assert!((achieved / target - 1.0).abs() < 0.25, "window {i}: sent {achieved} for a target of {target}");
+    }
+    assert!(windows[0].1 < windows[2].1 && windows[2].1 < windows.last().unwrap().1 + 1.0);
+}
+
+/// `--block-rate`: units per second, whatever their size; the windows say so.
+#[test]
+fn block_rate_sends_that_many_blocks_a_second() {
+    let (addr, sink) = tcp_sink();
+    let to = format!("tcp://{addr}");
+    let sent = send(&[
+        "syslog5424",
+        "--to",
+        &to,
+        "--block-rate",
+        "25",
+        "--block-size",
+        "4KiB",
+        "--duration",
+        "3s",
+        "--cache",
+        "1MiB",
+    ]);
+    let received = sink.join().unwrap();
+    assert!(sent.output.status.success(), "{}", sent.stderr());
+    assert_eq!(received, sent.get("bytes_sent"));
+    let blocks = sent.get("blocks_sent") as f64 / sent.summary["elapsed_seconds"].as_f64().unwrap();
+    assert!((blocks / 25.0 - 1.0).abs() < 0.15, "{blocks} blocks/s");
+    let windows = sent.summary["windows"].as_array().unwrap();
+    assert!(windows.iter().all(|w| {
+        (w["target_blocks_per_s"].as_f64().unwrap() - 25.0).abs() < 1e-6 && w["target_bytes_per_s"].is_null()
+    }));
+    // A ramp and a block rate at once is refused by the command line.
+    let o = payforge(&["send", "syslog5424", "--to", &to, "--block-rate", "2", "--ramp", "1KiB..2KiB/1s"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--ramp"));
 }
 
 #[test]

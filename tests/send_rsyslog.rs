@@ -1,6 +1,6 @@
 //! syslog5424 into a real rsyslog (Debian's package), run here unprivileged-style on loopback
 //! ports with its RFC 5424 parser only: over TCP with LF framing, over TCP with octet counting,
-//! and over UDP (one message per datagram). Every line sent arrives, parses, and comes out with
+//! over UDP (one message per datagram), and over TLS (its gtls driver, RFC 5425). Every line sent arrives, parses, and comes out with
 //! the same PRI, timestamp, header fields, structured data and message, count for count.
 //!
 //! Without rsyslogd the test fails when `CI` is set (CI installs it) and is skipped with a message
@@ -45,15 +45,28 @@ fn free_ports() -> (u16, u16) {
     (tcp, udp)
 }
 
-fn start(bin: &Path, dir: &Path, out: &Path, tcp: u16, udp: u16) -> Rsyslog {
+/// With `tls` (CA, certificate and key files), the TCP input is TLS only (gtls driver).
+fn start(bin: &Path, dir: &Path, out: &Path, tcp: u16, udp: u16, tls: Option<&common::certs::Pki>) -> Rsyslog {
     let work = dir.join("work");
     std::fs::create_dir_all(&work).unwrap();
     let conf = dir.join("rsyslog.conf");
+    let (global_tls, imtcp) = match tls {
+        Some(pki) => (
+            format!(
+                r#" DefaultNetstreamDriverCAFile="{}" DefaultNetstreamDriverCertFile="{}" DefaultNetstreamDriverKeyFile="{}""#,
+                pki.ca.display(),
+                pki.server_cert.display(),
+                pki.server_key.display()
+            ),
+            r#"module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="anon")"#,
+        ),
+        None => (String::new(), r#"module(load="imtcp")"#),
+    };
     std::fs::write(
         &conf,
         format!(
-            r#"global(workDirectory="{work}" maxMessageSize="64k")
-module(load="imtcp")
+            r#"global(workDirectory="{work}" maxMessageSize="64k"{global_tls})
+{imtcp}
 module(load="imudp")
 template(name="fields" type="string"
          string="%pri%|%protocol-version%|%timereported:::date-rfc3339%|%hostname%|%app-name%|%procid%|%msgid%|%structured-data%|%msg%\n")
@@ -65,6 +78,8 @@ input(type="imudp" address="127.0.0.1" port="{udp}" ruleset="rfc5424" rcvbufSize
 "#,
             work = work.display(),
             out = out.display(),
+            global_tls = global_tls,
+            imtcp = imtcp,
         ),
     )
     .unwrap();
@@ -119,7 +134,7 @@ fn rsyslog_receives_and_parses_every_line_over_tcp_and_udp() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("received.log");
     let (tcp, udp) = free_ports();
-    let _rsyslog = start(&bin, dir.path(), &out, tcp, udp);
+    let _rsyslog = start(&bin, dir.path(), &out, tcp, udp, None);
 
     let (tcp_url, udp_url) = (format!("tcp://127.0.0.1:{tcp}"), format!("udp://127.0.0.1:{udp}"));
     let runs: [(&str, Vec<&str>, &str); 3] = [
@@ -157,5 +172,69 @@ fn rsyslog_receives_and_parses_every_line_over_tcp_and_udp() {
         }
         eprintln!("rsyslog {name}: sent {members} lines, received and parsed {members}");
         before += members;
+    }
+}
+
+/// The gtls network driver (Debian's rsyslog-gnutls), installed by `.ci/run` with rsyslog.
+fn has_gtls() -> bool {
+    [
+        "/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so",
+        "/usr/lib/aarch64-linux-gnu/rsyslog/lmnsd_gtls.so",
+        "/usr/lib/rsyslog/lmnsd_gtls.so",
+    ]
+    .iter()
+    .any(|p| Path::new(p).exists())
+}
+
+/// syslog over TLS (RFC 5425) into rsyslog's gtls driver, with certificates made here: every
+/// line arrives and parses field for field.
+#[cfg(feature = "tls")]
+#[test]
+fn rsyslog_receives_every_line_over_tls() {
+    let (Some(bin), true) = (rsyslogd(), has_gtls()) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "rsyslogd or its gtls driver is not installed; .ci/run installs them (apt-get install rsyslog rsyslog-gnutls)"
+        );
+        eprintln!(
+            "SKIPPED: rsyslogd with gtls is not installed (apt-get install rsyslog rsyslog-gnutls); CI runs this test"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pki = common::certs::Pki::new(dir.path());
+    let out = dir.path().join("received.log");
+    let (tcp, udp) = free_ports();
+    let _rsyslog = start(&bin, dir.path(), &out, tcp, udp, Some(&pki));
+    let to = format!("tls://127.0.0.1:{tcp}");
+    for (name, framing) in [("tls lf", "lf"), ("tls octet-counting", "octet-counting")] {
+        let before = received(&out).len();
+        let sent = send(&[
+            "syslog5424",
+            "--cache",
+            "1MiB",
+            "--to",
+            &to,
+            "--ca-cert",
+            pki.ca.to_str().unwrap(),
+            "--bytes",
+            "1MiB",
+            "--syslog-framing",
+            framing,
+        ]);
+        assert!(sent.output.status.success(), "{name}: {}", sent.stderr());
+        let members = sent.get("members_sent") as usize;
+        assert!(members > 500, "{name}: {}", sent.summary);
+        let arrived = wait_until(Duration::from_secs(15), || received(&out).len() >= before + members);
+        let got = received(&out);
+        assert!(arrived, "{name}: rsyslog wrote {} of {members} lines", got.len() - before);
+        std::thread::sleep(Duration::from_millis(300));
+        let got = received(&out);
+        assert_eq!(got.len() - before, members, "{name}: count for count");
+        let expected: Vec<String> = generated("256KiB", "1MiB").into_iter().cycle().take(members).collect();
+        for (i, (line, e)) in got[before..].iter().zip(&expected).enumerate() {
+            assert_eq!(&rebuild(line), e, "{name}: line {i} as rsyslog parsed it");
+        }
+        eprintln!("rsyslog {name}: sent {members} lines over TLS, received and parsed {members}");
     }
 }

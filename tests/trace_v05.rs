@@ -1,50 +1,22 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! trace-v05: every block decodes with rmp-serde into typed `[dictionary, traces]` whose indices
 //! resolve into traces that satisfy the trace-agent's invariants; the dictionary holds `""` and
-//! no repeats, in first-use order; blocks are the longest fitting prefix (checked against a naive
-//! implementation that encodes every prefix from scratch), identical across strategies, never
-//! over budget, and hold the same traces as trace-v04; compressed blocks decompress to valid
-//! bodies; configs load like lading's and bad ones name the key and value.
+//! no repeats, in first-use order; blocks are the longest fitting prefix at the largest budgets
+//! (the conformance kit's naive blocks, which `tests/conformance.rs` checks at random budgets),
+//! and hold the same traces as trace-v04; compressed blocks decompress to valid bodies; configs load like lading's and bad ones name the key and value.
 
-use std::collections::{HashMap, HashSet};
+mod grammar;
+
 use std::io::Read;
 use std::path::Path;
 
-use payforge::compress::Compressor;
+use grammar::trace_v05::Span;
+use payforge::Compressor;
 use payforge::formats::{TraceV04, TraceV05};
-use payforge::generator::BlockSource;
-use payforge::{
-    BlockRng, Compression, Configured, Error, ErrorKind, Format, FormatConfig, Generator, Strategy, StringTable,
-};
-use proptest::prelude::*;
-use serde::Deserialize;
+use payforge::testing::Conformance;
+use payforge::{BlockRng, Compression, Configured, ErrorKind, Format, FormatConfig, Strategy, StringTable};
 
-const YEAR_2000_NS: i64 = 946_684_800_000_000_000;
 const KIB: usize = 1024;
-
-/// A v0.5 span as the agent reads it: 12 elements, strings as dictionary indices.
-type WireSpan = (u32, u32, u32, u64, u64, u64, i64, i64, i32, HashMap<u32, u32>, HashMap<u32, f64>, u32);
-/// A v0.5 body: `[dictionary, traces]`.
-type Body = (Vec<String>, Vec<Vec<WireSpan>>);
-
-/// A span with its strings resolved, the shape of a v0.4 span.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Span {
-    service: String,
-    name: String,
-    resource: String,
-    trace_id: u64,
-    span_id: u64,
-    parent_id: u64,
-    start: i64,
-    duration: i64,
-    error: i32,
-    meta: HashMap<String, String>,
-    metrics: HashMap<String, f64>,
-    #[serde(rename = "type")]
-    kind: String,
-}
 
 fn fixture_path() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("payload-fixtures/trace-v05/config.yaml")
@@ -73,136 +45,26 @@ fn block(config: &FormatConfig, strategy: Strategy, seed: u64, index: u64, budge
     bytes.to_vec()
 }
 
-/// A msgpack map in wire order, rejecting a repeated key (a `HashMap` would keep the last one
-/// and lose the order in which the encoder met the strings).
-#[derive(Debug)]
-struct OrderedMap<K, V>(Vec<(K, V)>);
-
-impl<'de, K: Deserialize<'de> + PartialEq + std::fmt::Debug, V: Deserialize<'de>> Deserialize<'de>
-    for OrderedMap<K, V>
-{
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Entries<K, V>(std::marker::PhantomData<(K, V)>);
-        impl<'de, K: Deserialize<'de> + PartialEq + std::fmt::Debug, V: Deserialize<'de>> serde::de::Visitor<'de>
-            for Entries<K, V>
-        {
-            type Value = OrderedMap<K, V>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a map with distinct keys")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut out: Vec<(K, V)> = Vec::new();
-                while let Some((k, v)) = map.next_entry::<K, V>()? {
-                    if out.iter().any(|(seen, _)| *seen == k) {
-                        return Err(serde::de::Error::custom(format!("repeated key {k:?}")));
-                    }
-                    out.push((k, v));
-                }
-                Ok(OrderedMap(out))
-            }
-        }
-        d.deserialize_map(Entries(std::marker::PhantomData))
-    }
-}
-
-/// A v0.5 span with its maps in wire order.
-type OrderedSpan = (u32, u32, u32, u64, u64, u64, i64, i64, i32, OrderedMap<u32, u32>, OrderedMap<u32, f64>, u32);
-
-/// Decodes a whole v0.5 body with rmp-serde into the typed body, checks the dictionary and
-/// every index, and returns the traces with their strings resolved.
+/// Decodes a block with the shared strict grammar (`tests/grammar/trace_v05.rs`: the wire
+/// shape, the dictionary, every index and the protocol's invariants), then checks what the
+/// default and fixture configs add.
 fn decode(bytes: &[u8]) -> Vec<Vec<Span>> {
-    let (dict, traces): Body = rmp_serde::from_slice(bytes).unwrap();
-    assert!(!traces.is_empty(), "empty block");
-    assert_eq!(dict.first().map(String::as_str), Some(""), "the dictionary must start with the empty string");
-    let distinct: HashSet<&String> = dict.iter().collect();
-    assert_eq!(distinct.len(), dict.len(), "the dictionary repeats a string");
-    // Every index is in range, and strings first appear in index order (encoding order:
-    // service, name, resource, meta keys and values, metrics keys, type): the dictionary is
-    // exactly the strings the traces use, numbered by first use.
-    let (_, ordered): (Vec<String>, Vec<Vec<OrderedSpan>>) = rmp_serde::from_slice(bytes).unwrap();
-    let mut next = 1u32;
-    let mut used = |i: u32| {
-        assert!((i as usize) < dict.len(), "index {i} out of range ({} strings)", dict.len());
-        assert!(i <= next, "string {i} used before string {next}");
-        if i == next {
-            next += 1;
-        }
-    };
-    for span in ordered.iter().flatten() {
-        used(span.0);
-        used(span.1);
-        used(span.2);
-        for (k, v) in &span.9.0 {
-            used(*k);
-            used(*v);
-        }
-        for (k, _) in &span.10.0 {
-            used(*k);
-        }
-        used(span.11);
+    let traces = grammar::trace_v05::decode(bytes);
+    for spans in &traces {
+        check_config_bounds(spans);
     }
-    assert_eq!(next as usize, dict.len(), "the dictionary holds strings no trace uses");
-    let resolve = |i: u32| dict[i as usize].clone();
-    let mut out = Vec::new();
-    for trace in &traces {
-        let mut spans = Vec::new();
-        for (service, name, resource, trace_id, span_id, parent_id, start, duration, error, meta, metrics, kind) in
-            trace
-        {
-            spans.push(Span {
-                service: resolve(*service),
-                name: resolve(*name),
-                resource: resolve(*resource),
-                trace_id: *trace_id,
-                span_id: *span_id,
-                parent_id: *parent_id,
-                start: *start,
-                duration: *duration,
-                error: *error,
-                meta: meta.iter().map(|(k, v)| (resolve(*k), resolve(*v))).collect(),
-                metrics: metrics.iter().map(|(k, v)| (resolve(*k), *v)).collect(),
-                kind: resolve(*kind),
-            });
-        }
-        check_trace(&spans);
-        out.push(spans);
-    }
-    out
+    traces
 }
 
-/// Checks the trace-agent invariants of one trace (as for trace-v04).
-fn check_trace(spans: &[Span]) {
-    assert!(!spans.is_empty(), "empty trace");
-    let root = &spans[0];
-    let ids: HashMap<u64, usize> = spans.iter().enumerate().map(|(i, s)| (s.span_id, i)).collect();
-    assert_eq!(ids.len(), spans.len(), "span ids repeat");
-    assert!(!ids.contains_key(&0), "zero span id");
-    assert_eq!(spans.iter().filter(|s| s.parent_id == 0).count(), 1, "not exactly one root");
+/// What the default and fixture configs promise beyond the protocol: names of 1 to 100 bytes
+/// starting with a lowercase letter, non-empty resources and keys.
+fn check_config_bounds(spans: &[Span]) {
     for s in spans {
-        assert_ne!(s.trace_id, 0);
-        assert_eq!(s.trace_id, root.trace_id, "trace ids differ");
-        assert_eq!(
-            (&s.service, &s.name, &s.resource, &s.kind),
-            (&root.service, &root.name, &root.resource, &root.kind)
-        );
         assert!((1..=100).contains(&s.service.len()) && (1..=100).contains(&s.name.len()), "{s:?}");
         assert!(s.name.starts_with(|c: char| c.is_ascii_lowercase()), "{}", s.name);
         assert!(s.service.starts_with(|c: char| c.is_ascii_lowercase()), "{}", s.service);
         assert!(!s.resource.is_empty() && s.kind.len() <= 100);
-        assert!(s.start >= YEAR_2000_NS, "start {}", s.start);
-        assert!(s.duration >= 0 && s.start.checked_add(s.duration).is_some());
-        assert!(s.error == 0 || s.error == 1);
         assert!(s.meta.keys().all(|k| !k.is_empty()) && s.metrics.keys().all(|k| !k.is_empty()));
-        assert!(s.metrics.values().all(|v| v.is_finite()));
-        let mut depth = 1;
-        let mut at = s;
-        while at.parent_id != 0 {
-            let p = &spans[*ids.get(&at.parent_id).unwrap_or_else(|| panic!("parent {} not in trace", at.parent_id))];
-            assert!(p.start <= at.start && at.start + at.duration <= p.start + p.duration, "child outside parent");
-            at = p;
-            depth += 1;
-            assert!(depth <= 8, "deeper than 8 levels");
-        }
     }
 }
 
@@ -212,103 +74,20 @@ fn members<F: Format>(format: &F, seed: u64, index: u64, n: usize) -> Vec<F::Mem
     (0..n).map(|_| format.generate(&mut rng)).collect()
 }
 
-/// The naive block of `traces`: encoded from scratch against a fresh dictionary, and framed
-/// with rmp directly (not with payforge's framing).
-fn naive(format: &TraceV05, traces: &[payforge::formats::trace_v05::Trace]) -> Vec<u8> {
-    let mut dict = StringTable::new();
-    let mut body = Vec::new();
-    for t in traces {
-        format.encode_indexed(t, &mut dict, &mut body);
-    }
-    let strings: Vec<&[u8]> = dict.iter().collect();
-    let mut block = Vec::new();
-    rmp::encode::write_array_len(&mut block, 2).unwrap();
-    rmp::encode::write_array_len(&mut block, strings.len() as u32).unwrap();
-    for s in strings {
-        rmp::encode::write_str(&mut block, std::str::from_utf8(s).unwrap()).unwrap();
-    }
-    rmp::encode::write_array_len(&mut block, traces.len() as u32).unwrap();
-    block.extend_from_slice(&body);
-    block
+/// The naive block of the first `k` traces of block `index`, from the conformance kit: encoded
+/// from scratch against a fresh dictionary and framed with rmp directly (not with payforge's
+/// framing).
+fn naive(format: &TraceV05, seed: u64, index: u64, k: usize) -> Vec<u8> {
+    payforge::testing::naive_prefix(format, seed, index, k).unwrap()
 }
 
-/// Fills block `index` with every strategy (twice through one generator), checks they agree,
-/// and checks the block against the naive definition. Returns the member count.
-fn check_definition(
-    config: &payforge::formats::trace_v05::Config,
-    seed: u64,
-    index: u64,
-    budget: usize,
-) -> Result<Option<usize>, TestCaseError> {
-    let format = TraceV05::from_config(config, seed).unwrap();
-    let mut first: Option<Option<(usize, Vec<u8>)>> = None;
-    for strategy in Strategy::ALL {
-        let mut generator = Generator::new(TraceV05::from_config(config, seed).unwrap(), strategy);
-        for _ in 0..2 {
-            let mut out = b"prefix".to_vec();
-            let got = match generator.fill(&mut BlockRng::for_block(seed, index), budget, &mut out) {
-                Ok(filled) => {
-                    prop_assert!(filled.bytes <= budget, "{strategy}: {} > {budget}", filled.bytes);
-                    prop_assert_eq!(filled.bytes, out.len() - 6);
-                    prop_assert!(filled.encoded >= filled.bytes);
-                    Some((filled.members, out[6..].to_vec()))
-                }
-                Err(Error::BudgetTooSmall { needed, smallest, .. }) => {
-                    prop_assert_eq!(out.as_slice(), b"prefix", "nothing may be appended on error");
-                    prop_assert!(needed > budget && smallest <= needed);
-                    prop_assert_eq!(needed, naive(&format, &members(&format, seed, index, 1)).len());
-                    None
-                }
-                Err(e) => return Err(TestCaseError::fail(format!("{strategy}: {e}"))),
-            };
-            match &first {
-                None => first = Some(got),
-                Some(want) => prop_assert!(*want == got, "{strategy}: differs from fresh-reencode"),
-            }
-        }
-    }
-    let Some(Some((k, bytes))) = first else { return Ok(None) };
-    let traces = members(&format, seed, index, k + 1);
-    prop_assert!(naive(&format, &traces[..k]) == bytes, "not the naive encoding of its {} traces", k);
-    let next = naive(&format, &traces).len();
-    prop_assert!(next > budget, "{} traces ({} bytes) would fit in {}", k + 1, next, budget);
-    if budget <= 16 * KIB {
-        // The linear definition: no shorter prefix was the first to overflow.
-        for j in 1..k {
-            prop_assert!(naive(&format, &traces[..j]).len() <= budget);
-        }
-    }
-    Ok(Some(k))
-}
-
-/// 24 cases by default (fast on 2 cores); `PROPTEST_CASES` raises it for a slow job.
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(24)
-}
-
-/// Mostly small budgets (fast, and where edge cases live), sometimes up to 4 MiB.
-fn budgets() -> impl proptest::strategy::Strategy<Value = usize> {
-    prop_oneof![8 => 1usize..4096, 3 => 4096usize..262_144, 1 => 262_144usize..=4 << 20]
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases()))]
-
-    #[test]
-    fn blocks_follow_the_definition_for_every_strategy(seed in any::<u64>(), index in 0u64..1000, budget in budgets()) {
-        check_definition(&typed(&defaults()), seed, index, budget)?;
-    }
-
-    #[test]
-    fn fixture_blocks_follow_the_definition(seed in any::<u64>(), index in 0u64..1000, budget in budgets()) {
-        check_definition(&typed(&fixture()), seed, index, budget)?;
-    }
-}
-
+/// The definition at the largest budgets (the kit's random cases reach 4 MiB only now and then):
+/// every strategy gives the naive block.
 #[test]
 fn the_largest_budgets_follow_the_definition() {
+    let kit = Conformance::<TraceV05>::new().without_defaults().config("fixture", typed(&fixture()));
     for (seed, budget) in [(3u64, 4 << 20), (4, 1 << 20)] {
-        let k = check_definition(&typed(&fixture()), seed, 0, budget).unwrap().unwrap();
+        let k = kit.check_block(seed, 0, budget).unwrap()[0];
         assert!(k > 1000, "{k} traces in {budget} bytes");
     }
 }
@@ -354,7 +133,7 @@ fn the_same_traces_as_trace_v04() {
             for t in members(&format, seed, seed, resolved.len()) {
                 format.encode(&t, &mut same);
             }
-            let wide_header = payforge::framing::msgpack_array_header_len(v04_traces.len());
+            let wide_header = payforge::kit::msgpack_array_header_len(v04_traces.len());
             assert_eq!(same[header..], wide[wide_header..wide_header + same.len() - header]);
             v05_bytes += v05.len();
             v04_bytes += same.len();
@@ -429,11 +208,10 @@ fn gzip_blocks_decompress_to_valid_bodies() {
         let mut raw = Vec::new();
         flate2::read::GzDecoder::new(packed.as_slice()).read_to_end(&mut raw).unwrap();
         assert_eq!(decode(&raw).len(), *k);
-        let traces = members(&format, 5, index, k + 1);
-        assert_eq!(raw, naive(&format, &traces[..*k]), "not the naive body of its traces");
+        assert_eq!(raw, naive(&format, 5, index, *k), "not the naive body of its traces");
         // The certificate: one trace more, compressed from scratch, does not fit.
         let mut longer = Vec::new();
-        Compressor::new(Compression::Gzip(6)).unwrap().compress(&naive(&format, &traces), &mut longer).unwrap();
+        Compressor::new(Compression::Gzip(6)).unwrap().compress(&naive(&format, 5, index, k + 1), &mut longer).unwrap();
         assert!(longer.len() > budget, "{} traces would have fit in {budget}", k + 1);
     }
 }

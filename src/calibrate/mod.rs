@@ -11,9 +11,10 @@
 //!   so counting never slows a timed pass. Its figures are exact and deterministic.
 //!
 //! [`rule::decide`] picks a strategy per (format, block size); [`Calibration`] turns the results
-//! into the table, the Markdown report ([`report`]), the SVG chart ([`plot`]) and the
+//! into the table, the Markdown report ([`report`]), the SVG chart (`plot`, feature `charts`) and the
 //! [`Selection`] that `--strategy auto` embeds. [`write_files`] writes outputs all-or-nothing.
 
+#[cfg(feature = "charts")]
 pub mod plot;
 pub mod profile;
 pub mod report;

@@ -1,23 +1,33 @@
-//! The `--plot` chart: hand-written SVG, readable without the table.
+//! The `--plot` chart, drawn with plotters' SVG backend (cargo feature `charts`): readable
+//! without the table.
 //!
 //! One row per format, two panels per row: throughput (MiB/s median, whiskers from the slowest to
 //! the fastest repetition, linear axis) and steady-state allocations per MiB emitted (log axis).
 //! Each panel groups four bars (one colour per strategy) per block size; the chosen strategy's
 //! bars are outlined and starred, and every bar carries its value.
 
-use std::fmt::Write as _;
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::Calibration;
 use super::report::num;
+use crate::error::{Error, Result};
 use crate::size::format_size;
 use crate::strategy::Strategy;
 
-const WIDTH: f64 = 1200.0;
-const ROW_HEIGHT: f64 = 300.0;
-const TOP: f64 = 110.0;
-const PANEL_WIDTH: f64 = 500.0;
-const PLOT_HEIGHT: f64 = 190.0;
-const COLORS: [&str; 4] = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759"];
+const WIDTH: u32 = 1200;
+const ROW_HEIGHT: u32 = 300;
+const TOP: u32 = 110;
+const PANEL_WIDTH: u32 = 500;
+const PANEL_HEIGHT: u32 = 270;
+const COLORS: [RGBColor; 4] =
+    [RGBColor(0x4e, 0x79, 0xa7), RGBColor(0xf2, 0x8e, 0x2b), RGBColor(0x59, 0xa1, 0x4f), RGBColor(0xe1, 0x57, 0x59)];
+const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
+const GREY: RGBColor = RGBColor(0x55, 0x55, 0x55);
+const GRID: RGBColor = RGBColor(0xe4, 0xe4, 0xe4);
+const FONT: &str = "sans-serif";
 
 /// One bar: its value, an optional whisker range, and whether it is the chosen strategy.
 struct Bar {
@@ -44,19 +54,36 @@ impl Scale {
         }
     }
 
-    /// Tick values and their labels.
-    fn ticks(self) -> Vec<(f64, String)> {
+    /// `v` within the axis range (a bar of 0 on a log axis stays at the bottom).
+    fn clamp(self, v: f64) -> f64 {
+        let (lo, hi) = self.bounds();
+        v.clamp(lo, hi)
+    }
+
+    /// The tick values.
+    fn ticks(self) -> Vec<f64> {
         match self {
             Scale::Linear { max } => {
                 let step = nice_step(max / 5.0);
-                (0..).map(|i| f64::from(i) * step).take_while(|&v| v <= max * 1.0001).map(|v| (v, num(v))).collect()
+                (0..).map(|i| f64::from(i) * step).take_while(|&v| v <= max * 1.0001).collect()
             }
-            Scale::Log { lo_exp, hi_exp } => (lo_exp..=hi_exp)
-                .map(|e| {
-                    let v = 10f64.powi(e);
-                    (v, if e >= 0 { format!("{v:.0}") } else { num(v) })
-                })
-                .collect(),
+            Scale::Log { lo_exp, hi_exp } => (lo_exp..=hi_exp).map(|e| 10f64.powi(e)).collect(),
+        }
+    }
+
+    /// A tick's label.
+    fn label(self, v: f64) -> String {
+        match self {
+            Scale::Log { .. } if v >= 1.0 => format!("{v:.0}"),
+            _ => num(v),
+        }
+    }
+
+    /// The axis range: from the bottom (0, or the lowest decade) to the top.
+    fn bounds(self) -> (f64, f64) {
+        match self {
+            Scale::Linear { max } => (0.0, max),
+            Scale::Log { lo_exp, hi_exp } => (10f64.powi(lo_exp), 10f64.powi(hi_exp)),
         }
     }
 
@@ -79,188 +106,221 @@ impl Scale {
     }
 }
 
+/// The value axis of a panel for plotters: [`Scale`]'s mapping and ticks.
+#[derive(Clone, Copy)]
+struct ValueAxis(Scale);
+
+impl Ranged for ValueAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        limit.0 + (f64::from(limit.1 - limit.0) * self.0.frac(*value)).round() as i32
+    }
+
+    fn key_points<H: KeyPointHint>(&self, _: H) -> Vec<f64> {
+        self.0.ticks()
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        let (lo, hi) = self.0.bounds();
+        lo..hi
+    }
+}
+
+/// The group axis of a panel: group `g` spans `g..g + 1`, labelled at its middle.
+#[derive(Clone, Copy)]
+struct GroupAxis(usize);
+
+impl Ranged for GroupAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let frac = (value / self.0.max(1) as f64).clamp(0.0, 1.0);
+        limit.0 + (f64::from(limit.1 - limit.0) * frac).round() as i32
+    }
+
+    fn key_points<H: KeyPointHint>(&self, _: H) -> Vec<f64> {
+        (0..self.0).map(|g| g as f64 + 0.5).collect()
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        0.0..self.0.max(1) as f64
+    }
+}
+
 /// 1, 2 or 5 times a power of ten, at least `raw`.
 fn nice_step(raw: f64) -> f64 {
     let mag = 10f64.powf(raw.log10().floor());
     [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * mag).find(|&s| s >= raw).unwrap_or(10.0 * mag)
 }
 
-/// Escapes text for SVG.
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+/// A drawing error, as this module's error (writing into a `String` does not fail, but the
+/// backend's API says it may).
+fn drawn<T, E: std::fmt::Display>(result: std::result::Result<T, E>) -> Result<T> {
+    result.map_err(|e| Error::io("draw", "the calibration chart", std::io::Error::other(e.to_string())))
 }
 
-/// One panel at (x, y): title, axes, ticks, grouped bars.
-fn panel(svg: &mut String, x: f64, y: f64, title: &str, y_label: &str, groups: &[(String, Vec<Bar>)], log: bool) {
+/// A text style of `size` pixels.
+fn font(size: u32) -> TextStyle<'static> {
+    (FONT, size).into_font().color(&INK)
+}
+
+/// One panel in `area`: title, axes, ticks, grouped bars.
+fn panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    y_label: &str,
+    groups: &[(String, Vec<Bar>)],
+    log: bool,
+) -> Result<()> {
     let values = groups.iter().flat_map(|(_, bars)| bars.iter().map(|b| b.range.map_or(b.value, |r| r.1)));
     let scale = Scale::for_values(log, values);
-    let (left, bottom) = (x + 60.0, y + 30.0 + PLOT_HEIGHT);
-    let plot_width = PANEL_WIDTH - 70.0;
-    let _ = writeln!(
-        svg,
-        r##"<text x="{}" y="{}" class="panel">{}</text>"##,
-        left + plot_width / 2.0,
-        y + 14.0,
-        esc(title)
-    );
-    let _ = writeln!(
-        svg,
-        r##"<text transform="translate({},{}) rotate(-90)" class="axis-label">{}</text>"##,
-        x + 12.0,
-        bottom - PLOT_HEIGHT / 2.0,
-        esc(y_label)
-    );
-    for (v, label) in scale.ticks() {
-        let ty = bottom - scale.frac(v) * PLOT_HEIGHT;
-        let _ = writeln!(
-            svg,
-            r##"<line x1="{left}" y1="{ty:.1}" x2="{:.1}" y2="{ty:.1}" class="grid"/><text x="{}" y="{:.1}" class="tick">{label}</text>"##,
-            left + plot_width,
-            left - 4.0,
-            ty + 3.5
-        );
-    }
-    let _ =
-        writeln!(svg, r##"<line x1="{left}" y1="{bottom}" x2="{}" y2="{bottom}" class="axis"/>"##, left + plot_width);
-    let _ =
-        writeln!(svg, r##"<line x1="{left}" y1="{}" x2="{left}" y2="{bottom}" class="axis"/>"##, bottom - PLOT_HEIGHT);
-    let group_width = plot_width / groups.len().max(1) as f64;
-    for (gi, (label, bars)) in groups.iter().enumerate() {
-        let gx = left + gi as f64 * group_width;
-        let bar_width = (group_width * 0.8) / bars.len().max(1) as f64;
-        let _ = writeln!(
-            svg,
-            r##"<text x="{:.1}" y="{}" class="group">{}</text>"##,
-            gx + group_width / 2.0,
-            bottom + 16.0,
-            esc(label)
-        );
-        for (bi, bar) in bars.iter().enumerate() {
-            let bx = gx + group_width * 0.1 + bi as f64 * bar_width;
-            let h = scale.frac(bar.value) * PLOT_HEIGHT;
-            let color = COLORS[bi % COLORS.len()];
-            let stroke = if bar.chosen { r##" stroke="#000" stroke-width="2""## } else { "" };
-            let _ = writeln!(
-                svg,
-                r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{h:.1}" fill="{color}"{stroke}><title>{}</title></rect>"##,
-                bx + 1.0,
-                bottom - h,
-                bar_width - 2.0,
-                num(bar.value)
-            );
-            let mut top = bottom - h;
-            if let Some((lo, hi)) = bar.range {
-                let (y_lo, y_hi) = (bottom - scale.frac(lo) * PLOT_HEIGHT, bottom - scale.frac(hi) * PLOT_HEIGHT);
-                let cx = bx + bar_width / 2.0;
-                let _ = writeln!(
-                    svg,
-                    r##"<path d="M{cx:.1} {y_lo:.1}V{y_hi:.1}M{:.1} {y_hi:.1}h6M{:.1} {y_lo:.1}h6" class="whisker"/>"##,
-                    cx - 3.0,
-                    cx - 3.0
-                );
-                top = top.min(y_hi);
+    let mut builder = ChartBuilder::on(area);
+    builder.caption(title, font(13)).margin_right(10).x_label_area_size(24).y_label_area_size(58);
+    let mut chart = drawn(builder.build_cartesian_2d(GroupAxis(groups.len()), ValueAxis(scale)))?;
+    bars(&mut chart, groups, y_label, scale)
+}
+
+/// The mesh and the bars of a panel.
+fn bars<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<GroupAxis, ValueAxis>>,
+    groups: &[(String, Vec<Bar>)],
+    y_label: &str,
+    scale: Scale,
+) -> Result<()> {
+    let group_label = |x: &f64| groups.get(x.floor() as usize).map(|g| g.0.clone()).unwrap_or_default();
+    let tick_label = |v: &f64| scale.label(*v);
+    drawn(
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .bold_line_style(GRID)
+            .light_line_style(TRANSPARENT)
+            .axis_style(RGBColor(0x33, 0x33, 0x33))
+            .x_label_style(font(11))
+            .y_label_style(font(10).color(&GREY))
+            .x_label_formatter(&group_label)
+            .y_label_formatter(&tick_label)
+            .y_desc(y_label)
+            .axis_desc_style(font(11))
+            .draw(),
+    )?;
+    let (bottom, _) = scale.bounds();
+    for (g, (_, group)) in groups.iter().enumerate() {
+        let width = 0.8 / group.len().max(1) as f64;
+        for (i, bar) in group.iter().enumerate() {
+            let left = g as f64 + 0.1 + i as f64 * width;
+            let (x0, x1, cx) = (left + width * 0.04, left + width * 0.96, left + width / 2.0);
+            let top = scale.clamp(bar.value);
+            let color = COLORS.get(i % COLORS.len()).copied().unwrap_or(INK);
+            drawn(chart.draw_series([Rectangle::new([(x0, bottom), (x1, top)], color.filled())]))?;
+            if bar.chosen {
+                drawn(chart.draw_series([Rectangle::new([(x0, bottom), (x1, top)], BLACK.stroke_width(2))]))?;
+            }
+            let mut label_at = top;
+            if let Some((slow, fast)) = bar.range {
+                let (slow, fast) = (scale.clamp(slow), scale.clamp(fast));
+                let tick = width * 0.15;
+                let whisker = INK.stroke_width(1);
+                drawn(chart.draw_series([
+                    PathElement::new(vec![(cx, slow), (cx, fast)], whisker),
+                    PathElement::new(vec![(cx - tick, fast), (cx + tick, fast)], whisker),
+                    PathElement::new(vec![(cx - tick, slow), (cx + tick, slow)], whisker),
+                ]))?;
+                label_at = label_at.max(fast);
             }
             let star = if bar.chosen { "★ " } else { "" };
-            let _ = writeln!(
-                svg,
-                r##"<text x="{:.1}" y="{:.1}" class="value">{star}{}</text>"##,
-                bx + bar_width / 2.0,
-                top - 4.0,
-                num(bar.value)
-            );
+            let text = format!("{star}{}", num(bar.value));
+            let style = font(9).pos(Pos::new(HPos::Center, VPos::Bottom));
+            drawn(chart.draw_series([EmptyElement::at((cx, label_at)) + Text::new(text, (0, -4), style)]))?;
         }
     }
+    Ok(())
+}
+
+/// The title, the subtitle and the legend.
+fn header<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, cal: &Calibration) -> Result<()> {
+    let title = "payforge calibrate: throughput and allocations per strategy, by format and block size";
+    drawn(root.draw(&Text::new(title, (20, 12), (FONT, 18).into_font().style(FontStyle::Bold).color(&INK))))?;
+    let subtitle = format!(
+        "{} · {} cores · {} · {} per repetition, {} repetitions (whiskers: slowest–fastest) · allocations: steady \
+         state, untimed counting pass",
+        cal.machine.cpu,
+        cal.machine.cores,
+        cal.date,
+        format_size(cal.volume),
+        cal.repetitions
+    );
+    drawn(root.draw(&Text::new(subtitle, (20, 36), font(12).color(&GREY))))?;
+    let mut x = 20;
+    for (i, s) in Strategy::ALL.iter().enumerate() {
+        let color = COLORS.get(i % COLORS.len()).copied().unwrap_or(INK);
+        drawn(root.draw(&Rectangle::new([(x, 64), (x + 14, 78)], color.filled())))?;
+        drawn(root.draw(&Text::new(s.name(), (x + 19, 65), font(12))))?;
+        x += 160;
+    }
+    drawn(root.draw(&Rectangle::new([(x, 64), (x + 14, 78)], BLACK.stroke_width(2))))?;
+    let chosen = "★ chosen by the decision rule (what --strategy auto uses)";
+    drawn(root.draw(&Text::new(chosen, (x + 19, 65), font(12))))?;
+    Ok(())
 }
 
 /// The whole chart.
-pub fn svg(cal: &Calibration) -> String {
+///
+/// # Errors
+/// [`Error::Io`] if plotters reports a drawing error.
+pub fn svg(cal: &Calibration) -> Result<String> {
     let mut formats: Vec<String> = Vec::new();
     for g in &cal.groups {
         if !formats.contains(&g.label()) {
             formats.push(g.label());
         }
     }
-    let height = TOP + formats.len() as f64 * ROW_HEIGHT + 10.0;
-    let mut svg = format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif">
-<style>
-text {{ fill: #222; }}
-.title {{ font-size: 18px; font-weight: bold; }}
-.subtitle {{ font-size: 12px; fill: #555; }}
-.format {{ font-size: 15px; font-weight: bold; }}
-.panel {{ font-size: 13px; text-anchor: middle; }}
-.axis-label {{ font-size: 11px; text-anchor: middle; }}
-.tick {{ font-size: 10px; text-anchor: end; fill: #555; }}
-.group {{ font-size: 11px; text-anchor: middle; }}
-.value {{ font-size: 9px; text-anchor: middle; }}
-.legend {{ font-size: 12px; }}
-.grid {{ stroke: #e4e4e4; }}
-.axis {{ stroke: #333; }}
-.whisker {{ stroke: #222; fill: none; }}
-</style>
-<rect width="100%" height="100%" fill="#fff"/>
-<text x="20" y="28" class="title">payforge calibrate: throughput and allocations per strategy, by format and block size</text>
-<text x="20" y="48" class="subtitle">{} · {} cores · {} · {} per repetition, {} repetitions (whiskers: slowest–fastest) · allocations: steady state, untimed counting pass</text>
-"##,
-        esc(&cal.machine.cpu),
-        cal.machine.cores,
-        esc(&cal.date),
-        format_size(cal.volume),
-        cal.repetitions
-    );
-    let mut lx = 20.0;
-    for (i, s) in Strategy::ALL.iter().enumerate() {
-        let _ = writeln!(
-            svg,
-            r##"<rect x="{lx}" y="64" width="14" height="14" fill="{}"/><text x="{}" y="76" class="legend">{}</text>"##,
-            COLORS[i % COLORS.len()],
-            lx + 19.0,
-            s.name()
-        );
-        lx += 160.0;
+    let rows = u32::try_from(formats.len()).unwrap_or(u32::MAX / ROW_HEIGHT);
+    let height = TOP + rows * ROW_HEIGHT + 10;
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (WIDTH, height)).into_drawing_area();
+        drawn(root.fill(&WHITE))?;
+        header(&root, cal)?;
+        for (row, format) in (0u32..).zip(&formats) {
+            let y = TOP + row * ROW_HEIGHT;
+            drawn(root.draw(&Text::new(
+                format.as_str(),
+                (20, y as i32 - 10),
+                (FONT, 15).into_font().style(FontStyle::Bold).color(&INK),
+            )))?;
+            let groups: Vec<_> = cal.groups.iter().filter(|g| g.label() == *format).collect();
+            let label = |g: &&super::Group| format!("{} blocks", format_size(g.block_size as u64));
+            let speed: Vec<(String, Vec<Bar>)> = groups
+                .iter()
+                .map(|g| {
+                    let bars = g.measurements.iter().enumerate().map(|(i, m)| {
+                        let (median, lo, hi) = m.mib_per_s();
+                        Bar { value: median, range: Some((lo, hi)), chosen: i == g.decision.chosen }
+                    });
+                    (label(g), bars.collect())
+                })
+                .collect();
+            let allocs: Vec<(String, Vec<Bar>)> = groups
+                .iter()
+                .map(|g| {
+                    let bars = g.measurements.iter().enumerate().map(|(i, m)| Bar {
+                        value: m.profile.allocs_per_mib(),
+                        range: None,
+                        chosen: i == g.decision.chosen,
+                    });
+                    (label(g), bars.collect())
+                })
+                .collect();
+            let area = |x: u32| root.clone().shrink((x, y + 14), (PANEL_WIDTH, PANEL_HEIGHT));
+            panel(&area(20), "Throughput (higher is better)", "MiB/s emitted, median", &speed, false)?;
+            let allocations = "allocations per MiB emitted (log)";
+            panel(&area(20 + PANEL_WIDTH + 80), "Allocations (lower is better)", allocations, &allocs, true)?;
+        }
+        drawn(root.present())?;
     }
-    let _ = writeln!(
-        svg,
-        r##"<rect x="{lx}" y="64" width="14" height="14" fill="#fff" stroke="#000" stroke-width="2"/><text x="{}" y="76" class="legend">★ chosen by the decision rule (what --strategy auto uses)</text>"##,
-        lx + 19.0
-    );
-    for (row, format) in formats.iter().enumerate() {
-        let y = TOP + row as f64 * ROW_HEIGHT;
-        let _ = writeln!(svg, r##"<text x="20" y="{}" class="format">{}</text>"##, y + 4.0, format);
-        let groups: Vec<_> = cal.groups.iter().filter(|g| g.label() == *format).collect();
-        let label = |g: &&super::Group| format!("{} blocks", format_size(g.block_size as u64));
-        let speed: Vec<(String, Vec<Bar>)> = groups
-            .iter()
-            .map(|g| {
-                let bars = g.measurements.iter().enumerate().map(|(i, m)| {
-                    let (median, lo, hi) = m.mib_per_s();
-                    Bar { value: median, range: Some((lo, hi)), chosen: i == g.decision.chosen }
-                });
-                (label(g), bars.collect())
-            })
-            .collect();
-        let allocs: Vec<(String, Vec<Bar>)> = groups
-            .iter()
-            .map(|g| {
-                let bars = g.measurements.iter().enumerate().map(|(i, m)| Bar {
-                    value: m.profile.allocs_per_mib(),
-                    range: None,
-                    chosen: i == g.decision.chosen,
-                });
-                (label(g), bars.collect())
-            })
-            .collect();
-        panel(&mut svg, 20.0, y + 14.0, "Throughput (higher is better)", "MiB/s emitted, median", &speed, false);
-        panel(
-            &mut svg,
-            20.0 + PANEL_WIDTH + 80.0,
-            y + 14.0,
-            "Allocations (lower is better)",
-            "allocations per MiB emitted (log)",
-            &allocs,
-            true,
-        );
-    }
-    svg.push_str("</svg>\n");
-    svg
+    Ok(out)
 }

@@ -147,7 +147,7 @@ pub fn run(args: CalibrateArgs, registry: &Registry, alloc: Option<&'static Coun
         files.push((path.clone(), report::markdown_report(&cal, link.as_deref())));
     }
     if let Some(path) = &args.plot {
-        files.push((path.clone(), plot::svg(&cal)));
+        files.push((path.clone(), plot::svg(&cal)?));
     }
     calibrate::write_files(&files)?;
     for (path, _) in &files {

@@ -20,7 +20,10 @@
 mod calibrate;
 mod check;
 mod generate;
+#[cfg(feature = "instructions")]
+mod instructions;
 mod output;
+#[cfg(feature = "send")]
 mod send;
 
 use std::ffi::OsString;
@@ -29,6 +32,7 @@ use std::process::ExitCode;
 use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
+pub use crate::fingerprint::{Fingerprint, Fingerprinter};
 use crate::measure::{CountingAlloc, installed};
 use crate::registry::Registry;
 
@@ -54,7 +58,12 @@ enum Command {
     Check(check::CheckArgs),
     /// Send blocks to a receiver (tcp, udp, unix, unixgram, http) at a controlled rate, from a
     /// cache built up front; or run a lading generator config.
+    #[cfg(feature = "send")]
     Send(send::SendArgs),
+    /// Count instructions per format, strategy and block size under valgrind's callgrind and
+    /// compare them with the committed baselines (payload-fixtures/instructions.toml).
+    #[cfg(feature = "instructions")]
+    Instructions(instructions::InstructionsArgs),
 }
 
 /// Runs the command line of this process over `registry`. Exit codes: 0 on success (and when the
@@ -84,11 +93,18 @@ where
         Err(e) => return clap_exit(&e),
     };
     let alloc = installed();
+    if let (Some(alloc), Command::Calibrate(_) | Command::Check(_)) = (alloc, &cli.command) {
+        // These commands count; the process-wide counter starts paused.
+        alloc.set_counting(true);
+    }
     let result = match cli.command {
         Command::Generate(args) => generate::run(args, &registry, alloc),
         Command::Calibrate(args) => calibrate::run(args, &registry, alloc),
         Command::Check(args) => check::run(args, &registry, alloc),
+        #[cfg(feature = "send")]
         Command::Send(args) => send::run(args, &registry),
+        #[cfg(feature = "instructions")]
+        Command::Instructions(args) => instructions::run(args, &registry),
     };
     match result {
         Ok(code) => code,
@@ -105,24 +121,26 @@ fn command(registry: &Registry, program: &str) -> clap::Command {
     let names = registry.names();
     let values: Vec<PossibleValue> =
         registry.specs().iter().map(|s| PossibleValue::new(s.name()).help(s.about())).collect();
-    Cli::command()
+    let command = Cli::command()
         .bin_name(program.to_owned())
         .mut_subcommand("generate", |sub| {
             sub.mut_arg("format", |arg| {
                 arg.value_parser(PossibleValuesParser::new(values.clone())).help(format!("The payload format: {names}"))
             })
         })
-        .mut_subcommand("send", |sub| {
-            sub.mut_arg("format", |arg| {
-                arg.value_parser(PossibleValuesParser::new(values.clone()))
-                    .help(format!("The payload format: {names} (with --lading-config, the generator's variant)"))
-            })
-        })
         .mut_subcommand("calibrate", |sub| {
             sub.mut_arg("formats", |arg| {
                 arg.help(format!("Comma-separated formats to measure (default: all of them: {names})"))
             })
+        });
+    #[cfg(feature = "send")]
+    let command = command.mut_subcommand("send", |sub| {
+        sub.mut_arg("format", |arg| {
+            arg.value_parser(PossibleValuesParser::new(values.clone()))
+                .help(format!("The payload format: {names} (with --lading-config, the generator's variant)"))
         })
+    });
+    command
 }
 
 /// The program's file name, for usage lines and messages (`payforge` for the payforge binary).

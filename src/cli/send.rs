@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Instant;
 
 use clap::{ArgGroup, Args};
 
@@ -14,21 +15,23 @@ use crate::compress::Compression;
 use crate::error::{Error, Result};
 use crate::registry::Registry;
 use crate::send::http::Header;
-use crate::send::stats::Summary;
-use crate::send::{self, SendOptions, SyslogFraming, Target, lading};
-use crate::size::format_size;
+use crate::send::run::RunReport;
+use crate::send::stats::{StopReason, Summary};
+use crate::send::{self, Prepared, SendOptions, SyslogFraming, Target, Throttle, TlsOptions, lading};
 use crate::strategy::StrategyChoice;
 
 /// Arguments of `payforge send`.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("stop").args(["duration", "bytes"])))]
+#[command(group(ArgGroup::new("pace").args(["rate", "ramp", "block_rate"])))]
 pub struct SendArgs {
     /// The payload format (with --lading-config, the generator's variant decides it).
     #[arg(value_name = "FORMAT", required_unless_present = "lading_config")]
     format: Option<String>,
 
-    /// Where to send: tcp://host:port, udp://host:port, unix:///path, unixgram:///path or
-    /// http://host:port/path (trace-v04 posts to /v0.4/traces when the URL has no path).
+    /// Where to send: tcp://host:port, tls://host:port, udp://host:port, unix:///path,
+    /// unixgram:///path, http://host:port/path or https://host:port/path (without a path, the
+    /// format's declared one: trace-v04 posts to /v0.4/traces).
     #[arg(long, value_name = "URL", required_unless_present = "lading_config", value_parser = parse_target)]
     to: Option<Target>,
 
@@ -59,6 +62,16 @@ pub struct SendArgs {
     /// the receiver takes it).
     #[arg(long, value_name = "BYTES/s", value_parser = parse_rate)]
     rate: Option<u64>,
+
+    /// A linear ramp of payload bytes per second over all connections: FROM..TO/DURATION, e.g.
+    /// 1MiB..10MiB/60s (then TO until the end), as lading's linear throttle.
+    #[arg(long, value_name = "FROM..TO/D", value_parser = parse_ramp)]
+    ramp: Option<Throttle>,
+
+    /// Blocks (writes, datagrams, requests) per second over all connections, whatever their
+    /// size, as lading's blocks_per_second.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=u64::from(u32::MAX)))]
+    block_rate: Option<u64>,
 
     /// Stop after this long: 3s, 500ms, 2m, 1h (default: until SIGINT or SIGTERM).
     #[arg(long, value_name = "D", value_parser = parse_duration)]
@@ -97,6 +110,23 @@ pub struct SendArgs {
     #[arg(long, value_name = "N")]
     max_retries: Option<u32>,
 
+    /// https:// and tls://: trust only the CA certificates of this PEM file (default: Mozilla's
+    /// roots).
+    #[arg(long, value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
+
+    /// https:// and tls://: check no certificate (said on stderr).
+    #[arg(long)]
+    insecure: bool,
+
+    /// https:// and tls://: present this PEM certificate chain (mutual TLS; with --client-key).
+    #[arg(long, value_name = "FILE", requires = "client_key")]
+    client_cert: Option<PathBuf>,
+
+    /// https:// and tls://: the PEM private key of --client-cert.
+    #[arg(long, value_name = "FILE", requires = "client_cert")]
+    client_key: Option<PathBuf>,
+
     /// Threads that build the cache (default: the available cores).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
@@ -129,6 +159,10 @@ fn parse_block_size(s: &str) -> std::result::Result<BlockSize, String> {
 
 fn parse_rate(s: &str) -> std::result::Result<u64, String> {
     send::parse_rate(s).map_err(|e| e.to_string())
+}
+
+fn parse_ramp(s: &str) -> std::result::Result<Throttle, String> {
+    Throttle::parse_ramp(s).map_err(|e| e.to_string())
 }
 
 fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, String> {
@@ -199,7 +233,12 @@ fn options(args: &SendArgs, registry: &Registry) -> Result<(SendOptions, Option<
         target,
         seed: args.seed.or(job.as_ref().map(|j| j.seed)).unwrap_or(0),
         block_size: args.block_size.or(job.as_ref().map(|j| BlockSize::Fixed(j.block_size))),
-        rate: args.rate.or(job.as_ref().and_then(|j| j.rate)),
+        throttle: match (args.rate, args.ramp, args.block_rate) {
+            (Some(rate), _, _) => Throttle::Stable { bytes_per_second: rate },
+            (_, Some(ramp), _) => ramp,
+            (_, _, Some(n)) => Throttle::Blocks { per_second: n },
+            _ => job.as_ref().map_or(Throttle::AllOut, |j| j.throttle),
+        },
         duration: args.duration,
         bytes: args.bytes,
         connections: args.connections.or(job.as_ref().map(|j| j.connections)).unwrap_or(1),
@@ -210,22 +249,54 @@ fn options(args: &SendArgs, registry: &Registry) -> Result<(SendOptions, Option<
         max_retries: args.max_retries.or(job.as_ref().and_then(|j| j.max_retries)).unwrap_or(send::DEFAULT_MAX_RETRIES),
         threads,
         strategy: args.strategy,
+        tls: TlsOptions {
+            ca_cert: args.ca_cert.clone(),
+            insecure: args.insecure,
+            client_cert: args.client_cert.clone(),
+            client_key: args.client_key.clone(),
+        },
     };
     Ok((options, described))
 }
 
-/// Runs the command.
+/// Runs the command. SIGINT and SIGTERM are caught from the start: a stop while the cache is
+/// built ends at once with a summary of nothing sent; a stop while sending ends within the stop
+/// grace with the run's summary.
 pub fn run(args: SendArgs, registry: &Registry) -> Result<ExitCode> {
     let (options, described) = options(&args, registry)?;
     if let Some(d) = &described {
         say(&format!("running {d}"));
     }
-    let prepared = send::prepare(registry, &options)?;
-    let spec = &prepared.spec;
-    let rate = match spec.rate {
-        Some(r) => format!("at {}/s ({:.2} MiB/s)", format_size(r), r as f64 / f64::from(1u32 << 20)),
-        None => "as fast as the receiver takes it".into(),
+    if options.tls.insecure {
+        say(
+            "warning: --insecure: the receiver's TLS certificate is not checked; anyone on the path can read and change what is sent",
+        );
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let signals = register_signals(&stop)?;
+    let result = run_with_signals(&args, registry, &options, &stop);
+    for id in signals {
+        signal_hook::low_level::unregister(id);
+    }
+    result
+}
+
+fn run_with_signals(
+    args: &SendArgs,
+    registry: &Registry,
+    options: &SendOptions,
+    stop: &Arc<AtomicBool>,
+) -> Result<ExitCode> {
+    let build_started = Instant::now();
+    let Some(prepared) = send::prepare_until(registry, options, stop)? else {
+        say(&format!(
+            "stopped while building the cache ({:.1} s): nothing was sent",
+            build_started.elapsed().as_secs_f64()
+        ));
+        let summary = summary(options, None, None, build_started.elapsed().as_secs_f64());
+        return report(args, &summary).map(|()| ExitCode::SUCCESS);
     };
+    let spec = &prepared.spec;
     say(&format!(
         "cache: {} blocks ({} units, {}), {} bytes of {} in {} blocks (shard {}), built in {:.1} ms",
         prepared.cache.len(),
@@ -237,59 +308,86 @@ pub fn run(args: SendArgs, registry: &Registry) -> Result<ExitCode> {
         options.shard,
         prepared.build_time.as_secs_f64() * 1e3
     ));
-    say(&format!("sending to {} over {} connection(s) {rate}", spec.target, spec.connections));
-
-    let stop = Arc::new(AtomicBool::new(false));
-    let signals = register_signals(&stop)?;
+    say(&format!("sending to {} over {} connection(s) {}", spec.target, spec.connections, spec.throttle));
     let live = !args.quiet && std::io::stderr().is_terminal();
-    let report = send::run::run(spec, &stop, |w| {
+    let run = send::run::run(spec, stop, |w| {
         if live {
             say(&w.line());
         }
-    });
-    for id in signals {
-        signal_hook::low_level::unregister(id);
+    })?;
+    let summary = summary(options, Some(&prepared), Some(run), prepared.build_time.as_secs_f64());
+    report(args, &summary)?;
+    let target = &summary.target;
+    let why = || match (&summary.last_failure, &summary.last_error) {
+        (Some(failure), Some(last)) => format!("{failure}; last error: {last}"),
+        (None, Some(last)) => last.clone(),
+        _ => "no error was recorded".to_string(),
+    };
+    if summary.stopped_by == StopReason::Error {
+        return Err(Error::io("deliver to", target, std::io::Error::other(format!("the run stopped: {}", why()))));
     }
-    let report = report?;
-    let summary = Summary {
+    let nothing_delivered = summary.totals.blocks_sent == 0 && summary.stopped_by != StopReason::Signal;
+    if nothing_delivered && (summary.totals.errors > 0 || summary.totals.failed_blocks > 0) {
+        return Err(Error::io(
+            "deliver to",
+            target,
+            std::io::Error::other(format!("nothing was delivered ({} errors): {}", summary.totals.errors, why())),
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The summary of a run (`None`: stopped while the cache was built).
+fn summary(options: &SendOptions, prepared: Option<&Prepared>, run: Option<RunReport>, build_seconds: f64) -> Summary {
+    let run = run.unwrap_or_else(|| RunReport {
+        totals: Default::default(),
+        statuses: Default::default(),
+        last_error: None,
+        windows: Vec::new(),
+        latency: Default::default(),
+        elapsed: Default::default(),
+        stopped_by: StopReason::Signal,
+    });
+    let wire = prepared.map(|p| p.spec.wire.as_ref());
+    Summary {
         format: options.config.name().to_string(),
-        target: spec.target.to_string(),
-        transport: spec.target.transport().to_string(),
-        wire: prepared.profile.wire.name().to_string(),
+        target: options.target.to_string(),
+        transport: options.target.transport().to_string(),
+        wire: prepared.map_or("", |p| p.profile.wire.name()).to_string(),
         compression: options.config.compression().to_string(),
         seed: options.seed,
-        block_size: prepared.block_size.to_string(),
-        connections: spec.connections,
-        rate_bytes_per_s: spec.rate,
-        cache_units: spec.wire.len(),
-        cache_bytes: spec.wire.total_bytes(),
-        build_seconds: prepared.build_time.as_secs_f64(),
+        block_size: prepared.map(|p| p.block_size.to_string()).unwrap_or_default(),
+        connections: options.connections,
+        throttle: options.throttle.kind().to_string(),
+        rate_bytes_per_s: options.rate(),
+        cache_units: wire.map_or(0, |w| w.len()),
+        cache_bytes: wire.map_or(0, |w| w.total_bytes()),
+        build_seconds,
         elapsed_seconds: 0.0,
-        totals: report.totals,
+        totals: run.totals,
         bytes_per_s: 0.0,
         mib_per_s: 0.0,
         blocks_per_s: 0.0,
-        http_status: report.statuses,
-        last_error: report.last_error,
-        stopped_by: report.stopped_by,
-        windows: report.windows,
+        wire_bytes_per_s: 0.0,
+        latency: run.latency,
+        http_status: run.statuses,
+        last_failure: run.last_error.as_ref().map(|(f, _)| *f),
+        last_error: run.last_error.map(|(_, e)| e),
+        stopped_by: run.stopped_by,
+        windows: run.windows,
     }
-    .with_rates(report.elapsed);
+    .with_rates(run.elapsed)
+}
+
+/// Writes `--stats-json` (first, so a closed stderr cannot lose it) and the summary lines.
+fn report(args: &SendArgs, summary: &Summary) -> Result<()> {
     if let Some(path) = &args.stats_json {
-        let json = serde_json::to_string_pretty(&summary)
+        let json = serde_json::to_string_pretty(summary)
             .map_err(|e| Error::io("write", path.display(), std::io::Error::other(e)))?;
         std::fs::write(path, json + "\n").map_err(|e| Error::io("write", path.display(), e))?;
     }
     say(summary.lines().trim_end());
-    let nothing_delivered = summary.totals.blocks_sent == 0 && summary.stopped_by != send::stats::StopReason::Signal;
-    if nothing_delivered && (summary.totals.errors > 0 || summary.totals.failed_blocks > 0) {
-        return Err(Error::argument(
-            "target URL",
-            summary.target,
-            format!("nothing was delivered ({} errors)", summary.totals.errors),
-        ));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Writes a line on stderr; a closed stderr is not worth a panic (the summary JSON is written

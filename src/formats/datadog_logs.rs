@@ -19,6 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfRange, validate_count, validate_non_empty, validate_probability, validate_weights};
+use crate::delivery::Delivery;
 use crate::error::{Error, Result};
 use crate::format::{Configured, Format};
 use crate::framing::Framing;
@@ -413,6 +414,7 @@ impl Configured for DatadogLogs {
     const NAME: &'static str = "datadog-logs";
     const ABOUT: &'static str = "Datadog JSON logs: a JSON array of log records per block";
     const LADING_PATH: &'static [&'static str] = &["datadog_log"];
+    const DELIVERY: Delivery = Delivery::new().with_http_path("/api/v2/logs").with_content_type("application/json");
 
     fn from_config(c: &Config, seed: u64) -> Result<Self> {
         c.validate()?;

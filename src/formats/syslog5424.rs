@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfRange, validate_count, validate_probability};
+use crate::delivery::Delivery;
 use crate::error::Result;
 use crate::format::{Configured, Format};
 use crate::framing::Framing;
@@ -132,6 +133,8 @@ impl Configured for Syslog5424 {
     const NAME: &'static str = "syslog5424";
     const ABOUT: &'static str = "RFC 5424 syslog lines";
     const LADING_PATH: &'static [&'static str] = &["syslog5424"];
+    // One message per UDP datagram (RFC 5426 §3.1); octet counting on streams (RFC 6587 §3.4.1).
+    const DELIVERY: Delivery = Delivery::new().with_line_datagrams().with_octet_counting();
 
     fn from_config(c: &Config, seed: u64) -> Result<Self> {
         c.validate()?;

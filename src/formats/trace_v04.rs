@@ -30,6 +30,7 @@ pub(crate) mod wire;
 pub use config::Config;
 pub use shape::Trace;
 
+use crate::delivery::Delivery;
 use crate::error::Result;
 use crate::format::{Configured, Format, SampleRendering};
 use crate::framing::{Framing, msgpack_array_header_len, put_array_header};
@@ -53,12 +54,21 @@ pub struct TraceV04 {
     span_hint: (usize, usize),
 }
 
+/// How trace-agent payloads travel, v0.4 and v0.5 alike (they differ in path and method):
+/// msgpack bodies with their trace count, asking the agent for real status codes (429 when it
+/// sheds load, instead of 200).
+pub(crate) const TRACE_AGENT_DELIVERY: Delivery = Delivery::new()
+    .with_content_type("application/msgpack")
+    .with_member_count_header("X-Datadog-Trace-Count")
+    .with_headers(&[("Datadog-Send-Real-Http-Status", "true")]);
+
 impl Configured for TraceV04 {
     type Config = Config;
     const NAME: &'static str = "trace-v04";
     const ABOUT: &'static str = "Datadog trace-agent v0.4 traces: a msgpack array of traces per block";
     const LADING_PATH: &'static [&'static str] = &["trace_agent", "v0.4"];
     const SAMPLE: SampleRendering = SampleRendering::MsgpackAsYaml;
+    const DELIVERY: Delivery = TRACE_AGENT_DELIVERY.with_http_path("/v0.4/traces");
 
     fn from_config(c: &Config, seed: u64) -> Result<Self> {
         let (mut heads, mut tails) = (Arena::default(), Arena::default());

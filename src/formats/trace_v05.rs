@@ -33,6 +33,7 @@
 //! dictionary and writes its index. The pools are msgpack-encoded at setup, as for v0.4, and the
 //! table stores strings encoded, so the dictionary of a block is written with one copy.
 
+use crate::delivery::{Delivery, HttpMethod};
 use crate::dictionary::StringTable;
 use crate::error::Result;
 use crate::format::{Configured, Format, SampleRendering};
@@ -142,6 +143,10 @@ impl Configured for TraceV05 {
         "Datadog trace-agent v0.5 traces: a string dictionary and the traces that index it, per block";
     const LADING_PATH: &'static [&'static str] = &["trace_agent", "v0.5"];
     const SAMPLE: SampleRendering = SampleRendering::MsgpackAsYaml;
+    // PUT, as tracers send it.
+    const DELIVERY: Delivery = crate::formats::trace_v04::TRACE_AGENT_DELIVERY
+        .with_http_path("/v0.5/traces")
+        .with_http_method(HttpMethod::Put);
 
     fn from_config(c: &Config, seed: u64) -> Result<Self> {
         let mut names = Arena::default();

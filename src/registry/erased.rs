@@ -14,10 +14,12 @@
 
 use std::any::Any;
 use std::fmt;
+#[cfg(feature = "config-files")]
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::compress::Compression;
+use crate::delivery::Delivery;
 use crate::error::{Error, Result};
 use crate::format::{Configured, SampleRendering};
 use crate::generator::{BlockSource, Generator};
@@ -36,6 +38,7 @@ trait ErasedConfig: Send + Sync {
     ) -> Result<Box<dyn BlockSource>>;
     fn setup_memory(&self) -> Result<SetupMemory>;
     fn warnings(&self) -> Vec<String>;
+    #[cfg(feature = "config-files")]
     fn to_yaml(&self) -> std::result::Result<String, String>;
     fn as_any(&self) -> &dyn Any;
     fn debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
@@ -69,6 +72,7 @@ impl<F: Configured> ErasedConfig for Typed<F> {
         F::warnings(&self.0)
     }
 
+    #[cfg(feature = "config-files")]
     fn to_yaml(&self) -> std::result::Result<String, String> {
         serde_norway::to_string(&self.0).map_err(|e| e.to_string())
     }
@@ -115,6 +119,7 @@ impl FormatConfig {
     ///
     /// # Errors
     /// [`Error::ConfigFile`] naming `origin` and the parser's complaint (unknown key, bad value).
+    #[cfg(feature = "config-files")]
     pub fn parse<F: Configured>(text: &str, origin: &Path) -> Result<Self> {
         Ok(Self::new::<F>(crate::config::from_yaml(text, origin, F::LADING_PATH)?))
     }
@@ -132,6 +137,18 @@ impl FormatConfig {
     /// The typed config, when this is a config of format `F`.
     pub fn get<F: Configured>(&self) -> Option<&F::Config> {
         self.config.as_any().downcast_ref::<F::Config>()
+    }
+
+    /// The same settings (compression, selection, setup-memory ceiling) over another typed
+    /// config of format `F`: what a [`crate::delivery::TransportHook`] returns.
+    #[must_use]
+    pub fn with_config<F: Configured>(&self, config: F::Config) -> Self {
+        Self { spec: FormatSpec::of::<F>(), config: Arc::new(Typed::<F>(config)), ..self.clone() }
+    }
+
+    /// How the format's blocks are delivered ([`Configured::DELIVERY`]).
+    pub fn delivery(&self) -> &Delivery {
+        self.spec.delivery()
     }
 
     /// Validates the config, checks its setup memory against the ceiling
@@ -158,7 +175,7 @@ impl FormatConfig {
     }
 
     /// An upper bound on the heap building this config takes, by part, computed without
-    /// building it (see [`crate::setup`]).
+    /// building it (see [`crate::kit`]).
     ///
     /// # Errors
     /// [`Error::Config`] for an invalid field.
@@ -189,6 +206,7 @@ impl FormatConfig {
     ///
     /// # Errors
     /// Never in practice; a serialization failure is reported as a config error.
+    #[cfg(feature = "config-files")]
     pub fn to_yaml(&self) -> Result<String> {
         self.config.to_yaml().map_err(|e| Error::config(self.name(), "<config>", e))
     }
@@ -203,7 +221,7 @@ impl FormatConfig {
 
     /// The concrete strategy `choice` means for this format at `block_size`: a fixed strategy
     /// as it is; `auto` from the attached selection (or the embedded one), which falls back to
-    /// [`crate::selection::FALLBACK`] for a format it has no entries for.
+    /// the fallback, `reuse-encode-once`, for a format it has no entries for.
     pub fn resolve(&self, choice: StrategyChoice, block_size: u64) -> Strategy {
         match (choice, &self.selection) {
             (StrategyChoice::Fixed(s), _) => s,
@@ -228,7 +246,9 @@ pub struct FormatSpec {
     about: &'static str,
     lading_path: &'static [&'static str],
     sample: SampleRendering,
+    delivery: Delivery,
     default_config: fn() -> FormatConfig,
+    #[cfg(feature = "config-files")]
     parse_config: fn(&str, &Path) -> Result<FormatConfig>,
 }
 
@@ -240,7 +260,9 @@ impl FormatSpec {
             about: F::ABOUT,
             lading_path: F::LADING_PATH,
             sample: F::SAMPLE,
+            delivery: F::DELIVERY,
             default_config: FormatConfig::default_of::<F>,
+            #[cfg(feature = "config-files")]
             parse_config: FormatConfig::parse::<F>,
         }
     }
@@ -265,6 +287,11 @@ impl FormatSpec {
         self.sample
     }
 
+    /// How the format's blocks are delivered ([`Configured::DELIVERY`]).
+    pub fn delivery(&self) -> &Delivery {
+        &self.delivery
+    }
+
     /// The format's default configuration.
     pub fn default_config(&self) -> FormatConfig {
         (self.default_config)()
@@ -274,6 +301,7 @@ impl FormatSpec {
     ///
     /// # Errors
     /// [`Error::ConfigFile`] naming `origin` and the parser's complaint.
+    #[cfg(feature = "config-files")]
     pub fn parse_config(&self, text: &str, origin: &Path) -> Result<FormatConfig> {
         (self.parse_config)(text, origin)
     }
@@ -282,6 +310,7 @@ impl FormatSpec {
     ///
     /// # Errors
     /// [`Error::ConfigFile`] when the file cannot be read or parsed.
+    #[cfg(feature = "config-files")]
     pub fn load_config(&self, path: &Path) -> Result<FormatConfig> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::ConfigFile { path: path.to_path_buf(), reason: e.to_string() })?;

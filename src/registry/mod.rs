@@ -105,7 +105,7 @@ impl Registry {
     }
 
     /// Builder form of [`Registry::register`], for `cli::run(Registry::builtin().with::<F>())`.
-    /// A failure is kept and reported by [`Registry::validate`] (which [`crate::cli::run`] calls
+    /// A failure is kept and reported by [`Registry::validate`] (which `cli::run` calls
     /// first) and by every lookup: a taken name never silently replaces a format.
     #[must_use]
     pub fn with<F: Configured>(mut self) -> Self {
@@ -229,6 +229,7 @@ impl Registry {
     ///
     /// # Errors
     /// As [`Registry::get`] and [`FormatSpec::parse_config`].
+    #[cfg(feature = "config-files")]
     pub fn parse_config(&self, name: &str, text: &str, origin: &Path) -> Result<FormatConfig> {
         Ok(self.bind(self.get(name)?.parse_config(text, origin)?))
     }
@@ -236,11 +237,20 @@ impl Registry {
     /// Reads a config file of format `name`, or its defaults when `path` is `None`.
     ///
     /// # Errors
-    /// As [`Registry::get`] and [`FormatSpec::load_config`].
+    /// As [`Registry::get`] and `FormatSpec::load_config` (feature `config-files`).
     pub fn config(&self, name: &str, path: Option<&Path>) -> Result<FormatConfig> {
         let spec = self.get(name)?;
         Ok(self.bind(match path {
+            #[cfg(feature = "config-files")]
             Some(path) => spec.load_config(path)?,
+            #[cfg(not(feature = "config-files"))]
+            Some(path) => {
+                return Err(Error::ConfigFile {
+                    path: path.to_path_buf(),
+                    reason: "this build of payforge reads no config files: enable its `config-files` cargo feature"
+                        .into(),
+                });
+            }
             None => spec.default_config(),
         }))
     }

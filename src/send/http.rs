@@ -1,31 +1,46 @@
-//! HTTP: one unit per request (POST; PUT for trace-v05, as tracers send it) over a kept-alive
-//! connection ([`ureq`]).
+//! HTTP: one unit per request over a kept-alive connection ([`ureq`]), with the method, path,
+//! content type and headers the format declares ([`crate::Delivery`]).
 //!
-//! * 2xx: sent.
-//! * 429 and 5xx: counted as errors and retried with capped exponential backoff, at most
+//! * 2xx: sent. The status decides: the answer's body is then drained (at most
+//!   [`DRAIN_LIMIT`] bytes) so the connection can carry the next request, and a failure to read
+//!   it (a reset after the headers) is counted in `answer_errors`, never retried: the receiver
+//!   already has the body.
+//! * 429 and 5xx: counted as errors and retried with jittered exponential backoff, waiting at
+//!   least the answer's `Retry-After` (seconds, up to [`super::conn::RETRY_AFTER_CAP`]), at most
 //!   `max_retries` times; then the unit counts as failed.
 //! * Any other status (4xx, 3xx, ...): counted as rejected, not retried.
-//! * A transport error (refused, reset, timed out): counted and retried like a 503.
+//! * A transport error (refused, reset, timed out): counted and retried like a 503. A TLS
+//!   certificate the checks refuse ends the run.
+//!
+//! Every attempt takes its bytes from the token bucket, so retries count against `--rate`. The
+//! backoff is reset by a success, not per unit.
 //!
 //! Once the run is stopping, a unit answered 429 or 5xx keeps being retried for up to
-//! [`super::transport::STOP_GRACE`], so `--bytes` runs and signals leave no unit half-done while the
+//! [`super::conn::STOP_GRACE`], so `--bytes` runs and signals leave no unit half-done while the
 //! receiver is up; after a transport error it is given up at once.
 //!
-//! trace-v04 and trace-v05 requests carry `Content-Type: application/msgpack`, `X-Datadog-Trace-Count` (the
-//! unit's trace count) and `Datadog-Send-Real-Http-Status: true` (so the trace-agent answers 429
-//! when it sheds load instead of 200). Blocks compressed with `--compression` carry
-//! `Content-Encoding: gzip` or `zstd`. Proxy variables in the environment are ignored: a load
-//! test targets its receiver directly.
+//! Each request carries the declared `Content-Type`, the member-count header (trace-v04 and
+//! trace-v05: `X-Datadog-Trace-Count`), the fixed headers (theirs: `Datadog-Send-Real-Http-Status:
+//! true`, so the trace-agent answers 429 when it sheds load instead of 200), then `--header`s.
+//! Blocks compressed with `--compression` carry `Content-Encoding: gzip` or `zstd`. Proxy
+//! variables in the environment are ignored: a load test targets its receiver directly.
 
-use std::time::Duration;
+use std::io::Read;
+use std::time::{Duration, Instant};
 
-use super::run::{Ctx, Outcome};
-use super::transport::Backoff;
+use super::conn::{Backoff, Ctx, Grace, Outcome};
+use super::stats::Failure;
+use super::tls::TlsSetup;
 use super::wire::Unit;
+use crate::delivery::HttpMethod;
 use crate::error::{Error, Result};
 
 /// How long one request may take, from connecting to the end of the answer.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Most bytes of an answer's body read (and thrown away) after its status.
+pub const DRAIN_LIMIT: u64 = 1 << 20;
 
 /// A header `--header K:V` adds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,17 +90,28 @@ pub struct HttpSpec {
     /// The URL posted to.
     pub url: String,
     /// `POST` or `PUT`.
-    pub method: &'static str,
+    pub method: HttpMethod,
     /// The `Content-Type`.
     pub content_type: &'static str,
     /// The `Content-Encoding` of compressed blocks (`gzip`, `zstd`).
     pub content_encoding: Option<&'static str>,
-    /// Add `X-Datadog-Trace-Count` and `Datadog-Send-Real-Http-Status`.
-    pub trace_headers: bool,
+    /// A header carrying each unit's member count (`X-Datadog-Trace-Count`).
+    pub member_count_header: Option<&'static str>,
+    /// The format's fixed headers (`Datadog-Send-Real-Http-Status: true`).
+    pub fixed_headers: &'static [(&'static str, &'static str)],
     /// Extra headers.
     pub headers: Vec<Header>,
     /// Retries of a 429, a 5xx or a transport error before the unit counts as failed.
     pub max_retries: u32,
+    /// TLS settings of an `https://` URL.
+    pub tls: Option<TlsSetup>,
+}
+
+/// An answer: its status, its `Retry-After`, and the error reading its body, if any.
+struct Answer {
+    status: u16,
+    retry_after: Option<Duration>,
+    body_error: Option<String>,
 }
 
 /// One kept-alive HTTP connection of a run.
@@ -96,69 +122,115 @@ pub struct HttpConn {
 }
 
 impl HttpConn {
-    /// A client that keeps one connection open to the target.
-    pub fn new(spec: HttpSpec) -> Self {
-        let agent = ureq::Agent::config_builder()
+    /// A client that keeps one connection open to the target; `seed` jitters its backoff.
+    pub fn new(spec: HttpSpec, seed: u64) -> Self {
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .proxy(None)
             .max_idle_connections_per_host(1)
             .max_redirects(0)
             .timeout_global(Some(REQUEST_TIMEOUT))
-            .user_agent(concat!("payforge/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent();
-        Self { spec, agent, backoff: Backoff::new() }
+            .timeout_connect(Some(CONNECT_TIMEOUT))
+            .user_agent(concat!("payforge/", env!("CARGO_PKG_VERSION")));
+        #[cfg(feature = "tls")]
+        let config = match &spec.tls {
+            Some(tls) => config.tls_config(tls.http.clone()),
+            None => config,
+        };
+        let agent = config.build().new_agent();
+        Self { spec, agent, backoff: Backoff::new(seed) }
     }
 
-    fn post(&self, unit: &Unit) -> std::result::Result<u16, ureq::Error> {
+    fn post(&self, unit: &Unit) -> std::result::Result<Answer, ureq::Error> {
         let request = match self.spec.method {
-            "PUT" => self.agent.put(&self.spec.url),
+            HttpMethod::Put => self.agent.put(&self.spec.url),
             _ => self.agent.post(&self.spec.url),
         };
         let mut request = request.header("Content-Type", self.spec.content_type);
         if let Some(encoding) = self.spec.content_encoding {
             request = request.header("Content-Encoding", encoding);
         }
-        if self.spec.trace_headers {
-            request = request
-                .header("X-Datadog-Trace-Count", unit.members.to_string())
-                .header("Datadog-Send-Real-Http-Status", "true");
+        if let Some(name) = self.spec.member_count_header {
+            request = request.header(name, unit.members.to_string());
+        }
+        for (name, value) in self.spec.fixed_headers {
+            request = request.header(*name, *value);
         }
         for h in &self.spec.headers {
             request = request.header(h.name.as_str(), h.value.as_str());
         }
         let mut response = request.send(&unit.bytes[..])?;
         let status = response.status().as_u16();
-        // Read the answer to its end so the connection can carry the next request.
-        response.body_mut().read_to_vec()?;
-        Ok(status)
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        // The status decides the unit. Drain a bounded part of the body so the connection can
+        // carry the next request; a failure here is counted, never retried.
+        let mut reader = response.body_mut().as_reader().take(DRAIN_LIMIT);
+        let body_error = std::io::copy(&mut reader, &mut std::io::sink()).err().map(|e| e.to_string());
+        Ok(Answer { status, retry_after, body_error })
     }
 
     /// Posts `unit`, retrying 429, 5xx and transport errors.
     pub fn deliver(&mut self, unit: &Unit, ctx: &Ctx<'_>) -> Outcome {
-        // Each unit gets the whole backoff sequence for its own retries.
-        self.backoff.reset();
-        let mut grace = None;
+        let grace = Grace::default();
+        let mut scheduled = None;
         for attempt in 0..=self.spec.max_retries {
             if attempt > 0 {
-                if ctx.past_grace(&mut grace) {
+                if ctx.past_grace(&grace) {
                     return Outcome::Failed;
                 }
                 ctx.counters.retry();
             }
+            let Some(due) = ctx.pace(unit.bytes.len(), attempt > 0, &grace) else {
+                return if attempt == 0 { Outcome::Skipped } else { Outcome::Failed };
+            };
+            let scheduled = *scheduled.get_or_insert(due);
+            let started = Instant::now();
+            ctx.counters.wire(unit.bytes.len());
+            let mut retry_after = None;
             match self.post(unit) {
-                Ok(status) => {
-                    ctx.counters.status(status);
-                    match status {
-                        200..=299 => return Outcome::Sent,
-                        429 | 500..=599 => {
-                            ctx.counters.error(|| format!("{} {}: HTTP {status}", self.spec.method, self.spec.url))
+                Ok(answer) => {
+                    let end = Instant::now();
+                    ctx.counters.status(answer.status);
+                    if let Some(e) = answer.body_error {
+                        ctx.counters.answer_error(|| {
+                            format!(
+                                "{} {}: reading the answer after HTTP {}: {e}",
+                                self.spec.method, self.spec.url, answer.status
+                            )
+                        });
+                    }
+                    match answer.status {
+                        200..=299 => {
+                            self.backoff.reset();
+                            ctx.record(unit.bytes.len(), end - started, scheduled, end);
+                            return Outcome::Sent;
                         }
-                        _ => return Outcome::Rejected,
+                        429 | 500..=599 => {
+                            let status = answer.status;
+                            ctx.counters.error(Failure::HttpStatus, || {
+                                format!("{} {}: HTTP {status}", self.spec.method, self.spec.url)
+                            });
+                            retry_after = answer.retry_after;
+                        }
+                        _ => {
+                            ctx.record(unit.bytes.len(), end - started, scheduled, end);
+                            return Outcome::Rejected;
+                        }
                     }
                 }
                 Err(e) => {
-                    ctx.counters.error(|| format!("{} {}: {e}", self.spec.method, self.spec.url));
+                    let (failure, fatal) = classify(&e);
+                    let what = || format!("{} {}: {}", self.spec.method, self.spec.url, describe(&e, failure));
+                    if fatal {
+                        ctx.fail_run(failure, what);
+                        return Outcome::Failed;
+                    }
+                    ctx.counters.error(failure, what);
                     // A receiver that is gone while the run stops gets no more attempts.
                     if ctx.stopping() {
                         return Outcome::Failed;
@@ -166,10 +238,40 @@ impl HttpConn {
                 }
             }
             if attempt < self.spec.max_retries {
-                self.backoff.sleep();
+                self.backoff.sleep(retry_after, || ctx.past_grace(&grace));
             }
         }
         Outcome::Failed
+    }
+}
+
+/// What kind of failure a ureq error is, and whether it ends the run (a refused certificate).
+fn classify(e: &ureq::Error) -> (Failure, bool) {
+    match e {
+        ureq::Error::Io(io) => {
+            #[cfg(feature = "tls")]
+            if let Some((_, fatal)) = super::tls::tls_failure(io) {
+                return (Failure::Tls, fatal);
+            }
+            (Failure::of_io(io), false)
+        }
+        ureq::Error::Timeout(_) => (Failure::Timeout, false),
+        ureq::Error::HostNotFound => (Failure::Resolve, false),
+        ureq::Error::ConnectionFailed => (Failure::ConnectionRefused, false),
+        #[cfg(feature = "tls")]
+        ureq::Error::Rustls(inner) => (Failure::Tls, matches!(inner, rustls::Error::InvalidCertificate(_))),
+        ureq::Error::Tls(_) => (Failure::Tls, false),
+        _ => (Failure::Io, false),
+    }
+}
+
+/// A ureq error for people: a TLS failure names the reason and what to do.
+fn describe(e: &ureq::Error, failure: Failure) -> String {
+    match failure {
+        Failure::Tls => {
+            format!("TLS: {e}; give the receiver's CA with --ca-cert FILE (or skip verification with --insecure)")
+        }
+        _ => e.to_string(),
     }
 }
 

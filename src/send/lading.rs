@@ -25,7 +25,11 @@
 //! * **`bytes_per_second`** is the total over all connections for `tcp`, `udp`, `http` and
 //!   `trace_agent`, and per connection for `unix_stream` and `unix_datagram` (so payforge's
 //!   total rate is multiplied by `parallel_connections` there). `throttle: all_out` sends as
-//!   fast as possible; `throttle: {stable: {bytes_per_second: X}}` is `X`.
+//!   fast as possible; `throttle: {stable: {bytes_per_second: X}}` is `X`;
+//!   `throttle: {linear: {initial_bytes_per_second: A, maximum_bytes_per_second: B,
+//!   rate_of_change: C}}` starts at `A` bytes per second and adds `C` every second up to `B`
+//!   (`--ramp`); **`blocks_per_second: N`** sends `N` units a second whatever their size
+//!   (`--block-rate`). One of `bytes_per_second`, `blocks_per_second` and `throttle` at most.
 //! * **`maximum_block_size`** is the block size; lading's defaults apply when it is absent
 //!   (65,507 for udp, 8 KiB for unix_datagram, 1 MiB otherwise).
 //! * **`maximum_prebuild_cache_size_bytes`** is `--cache`; **`parallel_connections`** is
@@ -38,6 +42,7 @@ use serde_norway::Value;
 
 use super::http::Header;
 use super::target::{MAX_UDP_PAYLOAD, Target};
+use super::throttle::Throttle;
 use crate::error::{Error, Result};
 use crate::registry::{FormatConfig, Registry};
 
@@ -57,8 +62,8 @@ pub struct LadingJob {
     pub target: Target,
     /// The folded seed.
     pub seed: u64,
-    /// Total bytes per second (`None`: as fast as possible).
-    pub rate: Option<u64>,
+    /// The pace over all connections.
+    pub throttle: Throttle,
     /// The block size.
     pub block_size: usize,
     /// The cache size.
@@ -69,6 +74,16 @@ pub struct LadingJob {
     pub headers: Vec<Header>,
     /// HTTP retries (trace_agent's `backoff_behavior`).
     pub max_retries: Option<u32>,
+}
+
+impl LadingJob {
+    /// The stable rate in bytes per second, if that is the throttle.
+    pub fn rate(&self) -> Option<u64> {
+        match self.throttle {
+            Throttle::Stable { bytes_per_second } => Some(bytes_per_second),
+            _ => None,
+        }
+    }
 }
 
 /// Folds lading's 32-byte seed into a u64: the XOR of its four big-endian 8-byte words.
@@ -91,7 +106,8 @@ pub fn parse_lading_size(value: &Value) -> std::result::Result<u64, String> {
     let digits_end = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
     let (number, unit) = s.split_at(digits_end);
     let (int, frac) = number.split_once('.').unwrap_or((number, ""));
-    if int.is_empty() || (number.contains('.') && frac.is_empty()) || frac.len() > 18 {
+    let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || (number.contains('.') && frac.is_empty()) || frac.len() > 18 || !digits(int) || !digits(frac) {
         return Err(bad());
     }
     let mut numerator: u128 = 0;
@@ -184,10 +200,22 @@ pub fn parse(registry: &Registry, text: &str, origin: &Path, id: Option<&str>) -
             .ok_or_else(|| g.bad("parallel_connections", v, "expected a count from 1 to 65535"))?
             as usize,
     };
-    let mut rate = g.rate()?;
+    let mut throttle = g.throttle()?;
     if matches!(kind, "unix_stream" | "unix_datagram") {
         // lading gives every connection of these generators the whole rate.
-        rate = rate.map(|r| r.saturating_mul(connections as u64));
+        let n = connections as u64;
+        throttle = match throttle {
+            Throttle::Stable { bytes_per_second } => {
+                Throttle::Stable { bytes_per_second: bytes_per_second.saturating_mul(n) }
+            }
+            Throttle::Linear { initial, maximum, rate_of_change } => Throttle::Linear {
+                initial: initial.saturating_mul(n),
+                maximum: maximum.saturating_mul(n),
+                rate_of_change: rate_of_change.saturating_mul(n),
+            },
+            Throttle::Blocks { per_second } => Throttle::Blocks { per_second: per_second.saturating_mul(n) },
+            Throttle::AllOut => Throttle::AllOut,
+        };
     }
     let default_block = match kind {
         "udp" => MAX_UDP_PAYLOAD as u64,
@@ -270,7 +298,19 @@ pub fn parse(registry: &Registry, text: &str, origin: &Path, id: Option<&str>) -
             None => return Err(g.bad("backoff_behavior", v, "expected `ignore` or `{obey: {max_retries: N}}`")),
         },
     };
-    Ok(LadingJob { id: gen_id, kind, config, target, seed, rate, block_size, cache, connections, headers, max_retries })
+    Ok(LadingJob {
+        id: gen_id,
+        kind,
+        config,
+        target,
+        seed,
+        throttle,
+        block_size,
+        cache,
+        connections,
+        headers,
+        max_retries,
+    })
 }
 
 fn list(items: &[&str]) -> String {
@@ -282,6 +322,7 @@ fn allowed_keys(kind: &str) -> &'static [&'static str] {
         "seed",
         "variant",
         "bytes_per_second",
+        "blocks_per_second",
         "throttle",
         "maximum_block_size",
         "maximum_prebuild_cache_size_bytes",
@@ -293,6 +334,7 @@ fn allowed_keys(kind: &str) -> &'static [&'static str] {
             "addr",
             "variant",
             "bytes_per_second",
+            "blocks_per_second",
             "throttle",
             "maximum_block_size",
             "maximum_prebuild_cache_size_bytes",
@@ -303,6 +345,7 @@ fn allowed_keys(kind: &str) -> &'static [&'static str] {
             "path",
             "variant",
             "bytes_per_second",
+            "blocks_per_second",
             "throttle",
             "maximum_block_size",
             "maximum_prebuild_cache_size_bytes",
@@ -315,6 +358,7 @@ fn allowed_keys(kind: &str) -> &'static [&'static str] {
             "method",
             "headers",
             "bytes_per_second",
+            "blocks_per_second",
             "throttle",
             "maximum_block_size",
             "parallel_connections",
@@ -325,6 +369,7 @@ fn allowed_keys(kind: &str) -> &'static [&'static str] {
             "backoff_behavior",
             "variant",
             "bytes_per_second",
+            "blocks_per_second",
             "throttle",
             "maximum_block_size",
             "maximum_prebuild_cache_size_bytes",
@@ -448,26 +493,72 @@ impl Gen<'_> {
         }
     }
 
-    fn rate(&self) -> Result<Option<u64>> {
-        let bps = self.get("bytes_per_second");
-        let throttle = self.get("throttle");
-        if bps.is_some() && throttle.is_some() {
-            return Err(self.bad_text("throttle", "conflicts with `bytes_per_second`: give one of them"));
+    fn throttle(&self) -> Result<Throttle> {
+        let given: Vec<&str> = ["bytes_per_second", "blocks_per_second", "throttle"]
+            .into_iter()
+            .filter(|k| self.get(k).is_some())
+            .collect();
+        if given.len() > 1 {
+            return Err(self.bad_text(given[1], &format!("conflicts with `{}`: give one of them", given[0])));
         }
-        if let Some(v) = bps {
-            return self.size("bytes_per_second", v).map(Some);
+        if let Some(v) = self.get("bytes_per_second") {
+            return Ok(Throttle::Stable { bytes_per_second: self.size("bytes_per_second", v)? });
         }
-        match throttle {
-            None => Ok(None),
-            Some(v) if v.as_str() == Some("all_out") => Ok(None),
-            Some(v) => match v.get("stable").and_then(|s| s.get("bytes_per_second")) {
-                Some(b) => self.size("throttle.stable.bytes_per_second", b).map(Some),
-                None => Err(self.bad(
-                    "throttle",
-                    v,
-                    "payforge send supports `all_out` and `{stable: {bytes_per_second: X}}` throttles",
-                )),
-            },
+        if let Some(v) = self.get("blocks_per_second") {
+            let n = v
+                .as_u64()
+                .filter(|n| (1..=u64::from(u32::MAX)).contains(n))
+                .ok_or_else(|| self.bad("blocks_per_second", v, "expected a count of blocks from 1 to 4294967295"))?;
+            return Ok(Throttle::Blocks { per_second: n });
+        }
+        let Some(v) = self.get("throttle") else { return Ok(Throttle::AllOut) };
+        if v.as_str() == Some("all_out") {
+            return Ok(Throttle::AllOut);
+        }
+        let supported = "payforge send supports `all_out`, `{stable: {bytes_per_second: X}}` and `{linear: \
+                         {initial_bytes_per_second: X, maximum_bytes_per_second: Y, rate_of_change: Z}}` throttles";
+        let Some((name, body)) = v.as_mapping().filter(|m| m.len() == 1).and_then(|m| m.iter().next()) else {
+            return Err(self.bad("throttle", v, supported));
+        };
+        let body = body.as_mapping().ok_or_else(|| self.bad("throttle", v, supported))?;
+        let field = |key: &str, required: bool| -> Result<Option<u64>> {
+            let path = format!("throttle.{}.{key}", name.as_str().unwrap_or("?"));
+            match body.get(key) {
+                Some(value) => match parse_lading_size(value) {
+                    Ok(n) => Ok(Some(n)),
+                    Err(reason) => Err(self.bad(&path, value, &reason)),
+                },
+                None if required => Err(self.bad_text(&path, "is required")),
+                None => Ok(None),
+            }
+        };
+        let check_keys = |allowed: &[&str]| -> Result<()> {
+            for key in body.keys() {
+                let key = key.as_str().unwrap_or("?");
+                if !allowed.contains(&key) {
+                    return Err(self.unsupported(&format!("throttle.{}.{key}", name.as_str().unwrap_or("?")), allowed));
+                }
+            }
+            Ok(())
+        };
+        match name.as_str() {
+            Some("stable") => {
+                check_keys(&["bytes_per_second", "timeout_millis"])?;
+                let rate = field("bytes_per_second", true)?.unwrap_or(0);
+                if rate == 0 {
+                    return Err(self.bad_text("throttle.stable.bytes_per_second", "must not be zero"));
+                }
+                Ok(Throttle::Stable { bytes_per_second: rate })
+            }
+            Some("linear") => {
+                check_keys(&["initial_bytes_per_second", "maximum_bytes_per_second", "rate_of_change"])?;
+                let initial = field("initial_bytes_per_second", true)?.unwrap_or(0);
+                let maximum = field("maximum_bytes_per_second", true)?.unwrap_or(0);
+                let change = field("rate_of_change", true)?.unwrap_or(0);
+                Throttle::linear("throttle", initial, maximum, change)
+                    .map_err(|e| self.bad("throttle", v, &e.to_string()))
+            }
+            _ => Err(self.bad("throttle", v, supported)),
         }
     }
 
@@ -521,7 +612,9 @@ mod tests {
         assert_eq!(size("1 k"), 1000);
         assert_eq!(size("256 MiB"), 256 << 20);
         assert_eq!(parse_lading_size(&Value::from(65507u64)).unwrap(), 65507);
-        for bad in ["", "MiB", "1 XB", "1.", "1 MiBs", "-1"] {
+        // "1.2.3 Mb" ran at 467,875 B/s in release builds and panicked in debug ones (issue 19,
+        // defect 9): every part of the number must be digits.
+        for bad in ["", "MiB", "1 XB", "1.", "1 MiBs", "-1", "1.2.3 Mb", "1..2 KiB", "1.2.3"] {
             assert!(parse_lading_size(&Value::from(bad)).is_err(), "{bad}");
         }
     }

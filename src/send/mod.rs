@@ -1,40 +1,52 @@
 //! `payforge send`: deliver a format's blocks to a real receiver at a controlled rate.
 //!
 //! The blocks come from a [`BlockCache`] built before sending starts and replayed in a cycle, so
-//! sending never waits on generation. [`prepare`] checks the options against the transport (UDP
-//! payload limit, the rate against the largest block, framings), builds the cache and turns it
-//! into the units that go on the wire ([`wire`]); [`run::run`] sends them over `--connections`
-//! connections through one shared [`bucket::TokenBucket`], counting everything in [`stats`].
+//! sending never waits on generation. [`prepare`] checks every option first (connections, the
+//! datagram limits of UDP and Unix sockets, the rate against the largest block, framings, TLS
+//! files), then builds the cache and turns it into the units that go on the wire ([`wire`]);
+//! [`prepare_until`] does the same but gives up the build when a stop flag is set.
+//! [`run::run`] sends the units over `--connections` connections through one shared
+//! [`bucket::TokenBucket`] filled by the [`throttle`], counting everything in [`stats`] and
+//! [`latency`]. How a format travels (HTTP path and headers, datagram rules, framing hooks) is
+//! its declared [`crate::Delivery`], never its name.
 //!
 //! | file | job |
 //! |---|---|
 //! | [`target`] | `--to` URLs |
-//! | [`profile`] | per-format rules: default block sizes, HTTP paths and headers, syslog framing |
+//! | [`profile`] | a format's declared [`crate::Delivery`] over one transport: block sizes, units, framings |
 //! | [`wire`] | blocks as units on the wire |
 //! | [`bucket`] | the token bucket |
+//! | [`conn`] | what every connection shares: context, outcome, backoff, stop grace |
 //! | [`transport`] | stream and datagram sockets, reconnects, backoff |
 //! | [`http`] | POSTs with retries |
+//! | [`tls`] | TLS for `https://` and `tls://` |
+//! | [`throttle`] | lading's throttles: stable, linear, all out, blocks per second |
+//! | [`latency`] | service and scheduled latency histograms |
 //! | [`run`] | connection threads and the stop conditions |
 //! | [`stats`] | counters, one-second windows, the summary |
 //! | [`lading`] | lading experiment files |
 
 pub mod bucket;
+pub mod conn;
 pub mod http;
 pub mod lading;
+pub mod latency;
 pub mod profile;
 pub mod run;
 pub mod stats;
 pub mod target;
+pub mod throttle;
+pub mod tls;
 pub mod transport;
 pub mod wire;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::cache::{Amount, BlockCache, BlockPlan, BlockSize, Shard};
 use crate::compress::Compression;
 use crate::error::{Error, Result};
-use crate::formats::DogStatsD;
 use crate::registry::{FormatConfig, Registry};
 use crate::size::{format_size, parse_size};
 use crate::strategy::StrategyChoice;
@@ -42,6 +54,8 @@ use crate::strategy::StrategyChoice;
 pub use profile::{Profile, SyslogFraming, Wire};
 pub use run::{RunReport, RunSpec};
 pub use target::{MAX_UDP_PAYLOAD, Target, Transport};
+pub use throttle::Throttle;
+pub use tls::TlsOptions;
 
 /// Default `--cache`: 64 MiB, like lading's `maximum_prebuild_cache_size_bytes` in its examples.
 pub const DEFAULT_CACHE: u64 = 64 << 20;
@@ -59,8 +73,8 @@ pub struct SendOptions {
     pub seed: u64,
     /// Block budget (`None`: the transport's default, see [`profile`]).
     pub block_size: Option<BlockSize>,
-    /// Total bytes per second (`None`: as fast as the receiver takes it).
-    pub rate: Option<u64>,
+    /// The pace: `--rate`, `--ramp`, `--block-rate` or a lading throttle.
+    pub throttle: Throttle,
     /// Stop after this long.
     pub duration: Option<Duration>,
     /// Stop before exceeding this many payload bytes.
@@ -81,6 +95,18 @@ pub struct SendOptions {
     pub threads: usize,
     /// The generation strategy.
     pub strategy: StrategyChoice,
+    /// TLS flags (`https://` and `tls://` targets).
+    pub tls: TlsOptions,
+}
+
+impl SendOptions {
+    /// The stable rate in bytes per second, if that is the throttle.
+    pub fn rate(&self) -> Option<u64> {
+        match self.throttle {
+            Throttle::Stable { bytes_per_second } => Some(bytes_per_second),
+            _ => None,
+        }
+    }
 }
 
 /// A send ready to run: the cache is built.
@@ -98,20 +124,73 @@ pub struct Prepared {
     pub profile: Profile,
 }
 
+/// Everything checked, ready to build: what [`prepare`] does before the slow part.
+struct Checked {
+    profile: Profile,
+    block_size: BlockSize,
+    config: FormatConfig,
+    plan: BlockPlan,
+    http: Option<http::HttpSpec>,
+    tls: Option<tls::TlsSetup>,
+}
+
 /// Checks `options` against the transport, builds the cache and the wire units.
 ///
 /// # Errors
-/// [`Error::Argument`] for a block larger than the UDP payload limit or than one second of
-/// `--rate`, a cache smaller than one block, or a framing that does not apply; [`Error::Config`]
-/// for a dogstatsd config that frames datagrams with a length prefix; compression on anything but
-/// HTTP; any error of the cache build.
+/// [`Error::Argument`] for a bad connection count, a block larger than the UDP payload limit,
+/// than a Unix datagram socket takes or than one second of `--rate`, a cache smaller than one
+/// block, a framing that does not apply, or TLS options that do not load; [`Error::Config`] for
+/// a config the format's delivery refuses for the transport (dogstatsd's length prefix off Unix
+/// streams); compression on anything but HTTP; any error of the cache build. Every check comes
+/// before the build.
 pub fn prepare(registry: &Registry, options: &SendOptions) -> Result<Prepared> {
+    let checked = check(registry, options)?;
+    let started = Instant::now();
+    let cache = BlockCache::build(&checked.config, options.strategy, &checked.plan, options.threads)?;
+    finish(options, checked, cache, started.elapsed())
+}
+
+/// As [`prepare`], building the cache on its own thread and giving up the build when `stop` is
+/// set: then `Ok(None)`, at once (the build thread is left to end with the process).
+///
+/// # Errors
+/// As [`prepare`].
+pub fn prepare_until(registry: &Registry, options: &SendOptions, stop: &AtomicBool) -> Result<Option<Prepared>> {
+    let checked = check(registry, options)?;
+    let started = Instant::now();
+    let (config, plan, strategy, threads) =
+        (checked.config.clone(), checked.plan.clone(), options.strategy, options.threads);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("send-cache".into())
+        .spawn(move || {
+            let _ = tx.send(BlockCache::build(&config, strategy, &plan, threads));
+        })
+        .map_err(|e| Error::io("start", "the cache build thread", e))?;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(cache) => return finish(options, checked, cache?, started.elapsed()).map(Some),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(Error::WorkerPanicked { message: "the cache build thread ended without a cache".into() });
+            }
+        }
+    }
+}
+
+/// Every check of `options`, in the order a user fixes them, before anything slow.
+fn check(registry: &Registry, options: &SendOptions) -> Result<Checked> {
+    let _ = registry;
+    run::check_connections(options.connections)?;
     let transport = options.target.transport();
     let format = options.config.name();
-    let profile = Profile::new(format, transport, options.syslog_framing)?;
+    let profile = Profile::new(format, options.config.delivery(), transport, options.syslog_framing)?;
     let block_size = options
         .block_size
-        .unwrap_or(BlockSize::Fixed(default_block_size(profile.block_size, options.rate)))
+        .unwrap_or(BlockSize::Fixed(default_block_size(profile.block_size, options.rate())))
         .validate()?;
     if transport == Transport::Udp && block_size.max() > MAX_UDP_PAYLOAD {
         return Err(Error::argument(
@@ -123,11 +202,20 @@ pub fn prepare(registry: &Registry, options: &SendOptions) -> Result<Prepared> {
             ),
         ));
     }
-    if let Some(rate) = options.rate {
-        if profile.wire != Wire::Lines {
-            bucket::check_rate(rate, block_size.max() as u64)?;
+    if transport == Transport::Unixgram {
+        if let Some(limit) = transport::max_unix_datagram().filter(|&limit| block_size.max() > limit) {
+            return Err(Error::argument(
+                "block size",
+                block_size.to_string(),
+                format!(
+                    "exceeds the largest datagram this machine's Unix datagram sockets send ({limit} bytes, their \
+                     send buffer: net.core.wmem_default): one block is one datagram; use --block-size {limit} or \
+                     less (the agent reads 8KiB by default)"
+                ),
+            ));
         }
     }
+    check_throttle(&options.throttle, profile.wire, block_size.max() as u64)?;
     if options.cache < block_size.max() as u64 {
         return Err(Error::argument(
             "cache",
@@ -146,38 +234,57 @@ pub fn prepare(registry: &Registry, options: &SendOptions) -> Result<Prepared> {
             ),
         ));
     }
-    let config = frame_for_transport(registry, &options.config, &profile)?;
+    let tls = tls::setup(&options.tls, &options.target)?;
+    let config = profile.delivery.adapt(&options.config, transport)?;
     let plan = BlockPlan::new(options.seed, block_size, Amount::Total(options.cache))?.with_shard(options.shard)?;
-    let started = Instant::now();
-    let cache = BlockCache::build(&config, options.strategy, &plan, options.threads)?;
-    let wire = wire::WireCache::new(&cache, profile.wire)?;
-    let build_time = started.elapsed();
-    if let Some(rate) = options.rate {
-        bucket::check_rate(rate, wire.largest() as u64)?;
-    }
-    let http = options.target.http_url(profile.http_path).map(|url| http::HttpSpec {
+    let http = options.target.http_url(profile.delivery.http_path).map(|url| http::HttpSpec {
         url,
-        method: profile.http_method,
-        content_type: profile.content_type,
+        method: profile.delivery.http_method,
+        content_type: profile.delivery.content_type,
         content_encoding: match compression {
             Compression::None => None,
             Compression::Gzip(_) => Some("gzip"),
             Compression::Zstd(_) => Some("zstd"),
         },
-        trace_headers: profile.trace_headers,
+        member_count_header: profile.delivery.member_count_header,
+        fixed_headers: profile.delivery.headers,
         headers: options.headers.clone(),
         max_retries: options.max_retries,
+        tls: tls.clone(),
     });
+    Ok(Checked { profile, block_size, config, plan, http, tls })
+}
+
+/// A throttle's rate must carry one block in a second (line datagrams are checked once their
+/// units are known).
+fn check_throttle(throttle: &Throttle, wire: Wire, largest: u64) -> Result<()> {
+    if wire == Wire::Lines || throttle.counts_blocks() || !throttle.is_limited() {
+        return Ok(());
+    }
+    bucket::check_rate(throttle.highest_rate() as u64, largest)?;
+    if let Throttle::Stable { bytes_per_second } = *throttle {
+        bucket::check_rate(bytes_per_second, largest)?;
+    }
+    Ok(())
+}
+
+/// Turns a built cache into the run's units and spec.
+fn finish(options: &SendOptions, checked: Checked, cache: BlockCache, build_time: Duration) -> Result<Prepared> {
+    let wire = wire::WireCache::new(&cache, checked.profile.wire)?;
+    if let Throttle::Stable { bytes_per_second } = options.throttle {
+        bucket::check_rate(bytes_per_second, wire.largest() as u64)?;
+    }
     let spec = RunSpec {
         target: options.target.clone(),
         wire: Arc::new(wire),
         connections: options.connections,
-        rate: options.rate,
+        throttle: options.throttle,
         duration: options.duration,
         bytes: options.bytes,
-        http,
+        http: checked.http,
+        tls: checked.tls,
     };
-    Ok(Prepared { spec, cache, build_time, block_size, profile })
+    Ok(Prepared { spec, cache, build_time, block_size: checked.block_size, profile: checked.profile })
 }
 
 /// The block size when none is given: the transport's default, lowered with a low `rate` to the
@@ -191,26 +298,6 @@ pub fn default_block_size(transport_default: usize, rate: Option<u64>) -> usize 
     }
     let pow2 = if tenth == 0 { 1 } else { 1usize << (usize::BITS - 1 - tenth.leading_zeros()) };
     pow2.max(1024).min(transport_default)
-}
-
-/// dogstatsd frames blocks with a length prefix on Unix streams and never on datagrams.
-fn frame_for_transport(registry: &Registry, config: &FormatConfig, profile: &Profile) -> Result<FormatConfig> {
-    let (Some(want), Some(dsd)) = (profile.length_prefix, config.get::<DogStatsD>()) else {
-        return Ok(config.clone());
-    };
-    if dsd.length_prefix_framed == want {
-        return Ok(config.clone());
-    }
-    if dsd.length_prefix_framed {
-        return Err(Error::config(
-            "dogstatsd.length_prefix_framed",
-            true,
-            "only Unix stream sockets take length-prefixed blocks; remove it for datagrams, TCP and HTTP",
-        ));
-    }
-    let mut framed = dsd.clone();
-    framed.length_prefix_framed = true;
-    Ok(registry.bind(FormatConfig::new::<DogStatsD>(framed).with_compression(config.compression())))
 }
 
 /// Parses a duration: `3s`, `500ms`, `2m`, `1h`, `1.5s`, or a number of seconds.
@@ -285,7 +372,7 @@ mod tests {
             target: to.parse().unwrap(),
             seed: 1,
             block_size: None,
-            rate: None,
+            throttle: Throttle::AllOut,
             duration: None,
             bytes: None,
             connections: 1,
@@ -296,6 +383,7 @@ mod tests {
             max_retries: 3,
             threads: 1,
             strategy: StrategyChoice::Auto,
+            tls: TlsOptions::default(),
         }
     }
 
@@ -308,7 +396,7 @@ mod tests {
         assert!(err.contains("65507") && err.contains("64KiB"), "{err}");
         let mut o = options("syslog5424", "tcp://127.0.0.1:514");
         o.block_size = Some(BlockSize::Fixed(64 << 10));
-        o.rate = Some(32 << 10);
+        o.throttle = Throttle::Stable { bytes_per_second: 32 << 10 };
         let err = prepare(&registry, &o).unwrap_err().to_string();
         assert!(err.contains("rate") && err.contains("64KiB"), "{err}");
         let mut o = options("trace-v04", "tcp://127.0.0.1:8126");
@@ -318,6 +406,57 @@ mod tests {
         let mut o = options("syslog5424", "tcp://127.0.0.1:514");
         o.cache = 1000;
         assert!(prepare(&registry, &o).unwrap_err().to_string().contains("cache"));
+    }
+
+    /// Defect 6 of issue 19: the connection count was checked only after the cache was built.
+    /// A config whose build fails (setup memory over a 1-byte ceiling) shows which check ran
+    /// first.
+    #[test]
+    fn every_input_check_comes_before_the_build() {
+        let registry = Registry::builtin();
+        let mut o = options("syslog5424", "tcp://127.0.0.1:514");
+        o.config = o.config.with_max_setup_memory(1);
+        assert!(prepare(&registry, &o).unwrap_err().to_string().contains("setup"));
+        for connections in [0, run::MAX_CONNECTIONS + 1] {
+            o.connections = connections;
+            let err = prepare(&registry, &o).unwrap_err().to_string();
+            assert!(err.contains("connections") && err.contains(&connections.to_string()), "{err}");
+        }
+        o.connections = 1;
+        o.tls.insecure = true;
+        let err = prepare(&registry, &o).unwrap_err().to_string();
+        assert!(err.contains("https:// and tls://"), "{err}");
+    }
+
+    /// Defect 5 of issue 19: a unixgram block above what the socket sends failed at run time
+    /// with EMSGSIZE, over and over.
+    #[test]
+    fn unixgram_blocks_are_checked_against_the_socket_limit() {
+        let limit = transport::max_unix_datagram().expect("a Unix datagram socket has a send limit below 4 MiB");
+        assert!(limit >= 8192, "{limit}");
+        let registry = Registry::builtin();
+        let mut o = options("dogstatsd", "unixgram:///tmp/payforge-none.sock");
+        o.block_size = Some(BlockSize::Fixed(limit + 1));
+        o.cache = 4 << 20;
+        o.config = o.config.with_max_setup_memory(1);
+        let err = prepare(&registry, &o).unwrap_err().to_string();
+        assert!(err.contains(&limit.to_string()) && err.contains("--block-size"), "{err}");
+        o.block_size = Some(BlockSize::Fixed(limit));
+        assert!(prepare(&registry, &o).unwrap_err().to_string().contains("setup"), "the size check passes");
+    }
+
+    #[test]
+    fn a_stop_during_the_build_gives_up_at_once() {
+        let registry = Registry::builtin();
+        let mut o = options("syslog5424", "tcp://127.0.0.1:514");
+        o.cache = 32 << 20;
+        let stop = AtomicBool::new(true);
+        let started = Instant::now();
+        assert!(prepare_until(&registry, &o, &stop).unwrap().is_none());
+        assert!(started.elapsed() < Duration::from_secs(1));
+        let go = AtomicBool::new(false);
+        o.cache = 256 << 10;
+        assert!(prepare_until(&registry, &o, &go).unwrap().is_some());
     }
 
     #[test]

@@ -1,13 +1,12 @@
-//! How each format travels: default block sizes, HTTP paths and headers, and the syslog
-//! framings.
-//!
-//! The rules are keyed by format name, so a format registered by another crate gets the generic
-//! behaviour: blocks as they are on every transport, `text/plain` over HTTP.
+//! How a format travels over one transport: the default block sizes, how blocks become units
+//! ([`Wire`]) and the stream framings, from the format's declared [`Delivery`] (never from its
+//! name), so a format registered by another crate travels by its own declaration.
 
 use std::fmt;
 use std::str::FromStr;
 
 use super::target::Transport;
+use crate::delivery::{Datagrams, Delivery};
 use crate::error::{Error, Result};
 
 /// Default block budget on datagram transports: the agent's default `dogstatsd_buffer_size`.
@@ -76,43 +75,38 @@ impl Wire {
     }
 }
 
-/// The per-format rules for one transport.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The rules for one format over one transport, from the format's [`Delivery`].
+#[derive(Debug, Clone, Copy)]
 pub struct Profile {
     /// The default block budget.
     pub block_size: usize,
     /// How blocks become units.
     pub wire: Wire,
-    /// For dogstatsd: whether blocks must carry the 4-byte length prefix (Unix streams), which is
-    /// set on the config before the cache is built.
-    pub length_prefix: Option<bool>,
-    /// HTTP: the path used when the URL names none.
-    pub http_path: &'static str,
-    /// HTTP: the method (`PUT` for trace-v05, as tracers send it; `POST` otherwise).
-    pub http_method: &'static str,
-    /// HTTP: the `Content-Type`.
-    pub content_type: &'static str,
-    /// HTTP: send `X-Datadog-Trace-Count` (the block's member count) and ask the trace-agent for
-    /// real status codes.
-    pub trace_headers: bool,
+    /// The format's declaration: HTTP path, method, content type and headers.
+    pub delivery: Delivery,
 }
 
 impl Profile {
-    /// The rules for `format` over `transport` with `framing` (syslog5424 streams only).
+    /// The rules for the format declaring `delivery` (named `format` in messages) over
+    /// `transport`, with `framing` (streams of formats that allow octet counting only).
     ///
     /// # Errors
-    /// [`Error::Argument`] when a syslog framing is asked for anything but syslog5424 over a
-    /// stream.
-    pub fn new(format: &str, transport: Transport, framing: Option<SyslogFraming>) -> Result<Self> {
-        let syslog = format == "syslog5424";
+    /// [`Error::Argument`] when a framing is asked for a format whose delivery does not allow
+    /// octet counting, or for anything but a stream.
+    pub fn new(
+        format: &str,
+        delivery: &Delivery,
+        transport: Transport,
+        framing: Option<SyslogFraming>,
+    ) -> Result<Self> {
         if let Some(f) = framing {
-            if !(syslog && transport.is_stream()) {
+            if !(delivery.octet_counting && transport.is_stream()) {
                 return Err(Error::argument(
                     "syslog framing",
                     f.to_string(),
                     format!(
-                        "applies to syslog5424 over tcp:// or unix:// only, not {format} over {transport}://; \
-                         datagrams carry one message each"
+                        "applies over tcp://, tls:// or unix:// to formats whose lines may be octet-counted \
+                         (syslog5424), not to {format} over {transport}://; datagrams carry one message each"
                     ),
                 ));
             }
@@ -122,41 +116,47 @@ impl Profile {
             Transport::Http => HTTP_BLOCK_SIZE,
             _ => STREAM_BLOCK_SIZE,
         };
-        let wire = match (syslog, transport, framing.unwrap_or_default()) {
-            (true, t, _) if t.is_datagram() => Wire::Lines,
-            (true, t, SyslogFraming::OctetCounting) if t.is_stream() => Wire::OctetCounted,
+        let wire = match (delivery.datagrams, framing.unwrap_or_default()) {
+            (Datagrams::Lines, _) if transport.is_datagram() => Wire::Lines,
+            (_, SyslogFraming::OctetCounting) => Wire::OctetCounted,
             _ => Wire::Blocks,
         };
-        let length_prefix = (format == "dogstatsd").then_some(transport == Transport::Unix);
-        let (http_path, http_method, content_type, trace_headers) = match format {
-            "trace-v04" => ("/v0.4/traces", "POST", "application/msgpack", true),
-            "trace-v05" => ("/v0.5/traces", "PUT", "application/msgpack", true),
-            "datadog-logs" => ("/api/v2/logs", "POST", "application/json", false),
-            _ => ("/", "POST", "text/plain", false),
-        };
-        Ok(Self { block_size, wire, length_prefix, http_path, http_method, content_type, trace_headers })
+        Ok(Self { block_size, wire, delivery: *delivery })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Registry;
+
+    fn profile(format: &str, transport: Transport, framing: Option<SyslogFraming>) -> Result<Profile> {
+        let spec = Registry::builtin().default_config(format).unwrap().spec();
+        Profile::new(format, spec.delivery(), transport, framing)
+    }
 
     #[test]
     fn rules_per_format_and_transport() {
-        let p = Profile::new("dogstatsd", Transport::Udp, None).unwrap();
-        assert_eq!((p.block_size, p.wire, p.length_prefix), (8192, Wire::Blocks, Some(false)));
-        assert_eq!(Profile::new("dogstatsd", Transport::Unix, None).unwrap().length_prefix, Some(true));
-        assert_eq!(Profile::new("syslog5424", Transport::Udp, None).unwrap().wire, Wire::Lines);
-        let oc = Profile::new("syslog5424", Transport::Tcp, Some(SyslogFraming::OctetCounting)).unwrap();
+        let p = profile("dogstatsd", Transport::Udp, None).unwrap();
+        assert_eq!((p.block_size, p.wire), (8192, Wire::Blocks));
+        assert_eq!(profile("syslog5424", Transport::Udp, None).unwrap().wire, Wire::Lines);
+        assert_eq!(profile("syslog5424", Transport::Tcp, None).unwrap().wire, Wire::Blocks);
+        let oc = profile("syslog5424", Transport::Tcp, Some(SyslogFraming::OctetCounting)).unwrap();
         assert_eq!(oc.wire, Wire::OctetCounted);
-        let t = Profile::new("trace-v04", Transport::Http, None).unwrap();
-        assert!(t.trace_headers && t.content_type == "application/msgpack" && t.http_path == "/v0.4/traces");
-        let v5 = Profile::new("trace-v05", Transport::Http, None).unwrap();
-        assert_eq!((v5.http_path, v5.http_method), ("/v0.5/traces", "PUT"));
-        let err = Profile::new("dogstatsd", Transport::Tcp, Some(SyslogFraming::Lf)).unwrap_err().to_string();
+        let t = profile("trace-v04", Transport::Http, None).unwrap().delivery;
+        assert_eq!((t.content_type, t.http_path), ("application/msgpack", "/v0.4/traces"));
+        assert_eq!(t.member_count_header, Some("X-Datadog-Trace-Count"));
+        assert_eq!(t.headers, &[("Datadog-Send-Real-Http-Status", "true")]);
+        let v5 = profile("trace-v05", Transport::Http, None).unwrap().delivery;
+        assert_eq!((v5.http_path, v5.http_method.as_str()), ("/v0.5/traces", "PUT"));
+        let logs = profile("datadog-logs", Transport::Http, None).unwrap().delivery;
+        assert_eq!(
+            (logs.http_path, logs.content_type, logs.member_count_header),
+            ("/api/v2/logs", "application/json", None)
+        );
+        let err = profile("dogstatsd", Transport::Tcp, Some(SyslogFraming::Lf)).unwrap_err().to_string();
         assert!(err.contains("syslog framing") && err.contains("dogstatsd"), "{err}");
-        assert!(Profile::new("syslog5424", Transport::Udp, Some(SyslogFraming::Lf)).is_err());
+        assert!(profile("syslog5424", Transport::Udp, Some(SyslogFraming::Lf)).is_err());
         assert!("octet".parse::<SyslogFraming>().is_err());
     }
 }

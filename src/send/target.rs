@@ -3,10 +3,12 @@
 //! | URL | transport | unit on the wire |
 //! |---|---|---|
 //! | `tcp://host:port` | TCP stream | blocks back to back |
+//! | `tls://host:port` | TCP stream inside TLS (RFC 5425) | blocks back to back |
 //! | `udp://host:port` | UDP datagrams | one block per datagram |
 //! | `unix:///path` | Unix stream socket | blocks back to back |
 //! | `unixgram:///path` | Unix datagram socket | one block per datagram |
 //! | `http://host:port/path` | HTTP/1.1 POST, keep-alive | one block per request |
+//! | `https://host:port/path` | the same over TLS | one block per request |
 //!
 //! Host names are resolved when a connection is opened (again at every reconnect), so a
 //! receiver that moves behind a name is followed. Nothing here limits which hosts are targets.
@@ -27,6 +29,11 @@ pub enum Target {
         /// `host:port` as given (resolved at connect time).
         addr: String,
     },
+    /// `tls://host:port`: a TCP stream inside TLS.
+    Tls {
+        /// `host:port` as given (resolved at connect time; the host is the TLS server name).
+        addr: String,
+    },
     /// `udp://host:port`.
     Udp {
         /// `host:port` as given (resolved at connect time).
@@ -42,7 +49,7 @@ pub enum Target {
         /// The socket's path.
         path: PathBuf,
     },
-    /// `http://host:port/path`.
+    /// `http://host:port/path` or `https://...`.
     Http {
         /// The URL as given (scheme, authority, path and query).
         url: String,
@@ -52,55 +59,14 @@ pub enum Target {
     },
 }
 
-/// The kind of transport, for messages, stats and per-format rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
-    /// TCP stream.
-    Tcp,
-    /// UDP datagrams.
-    Udp,
-    /// Unix stream socket.
-    Unix,
-    /// Unix datagram socket.
-    Unixgram,
-    /// HTTP POST.
-    Http,
-}
-
-impl Transport {
-    /// The URL scheme.
-    pub fn scheme(self) -> &'static str {
-        match self {
-            Transport::Tcp => "tcp",
-            Transport::Udp => "udp",
-            Transport::Unix => "unix",
-            Transport::Unixgram => "unixgram",
-            Transport::Http => "http",
-        }
-    }
-
-    /// True for the datagram transports (one block is one datagram).
-    pub fn is_datagram(self) -> bool {
-        matches!(self, Transport::Udp | Transport::Unixgram)
-    }
-
-    /// True for the stream transports (blocks are written back to back).
-    pub fn is_stream(self) -> bool {
-        matches!(self, Transport::Tcp | Transport::Unix)
-    }
-}
-
-impl fmt::Display for Transport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.scheme())
-    }
-}
+pub use crate::delivery::Transport;
 
 impl Target {
     /// The transport.
     pub fn transport(&self) -> Transport {
         match self {
             Target::Tcp { .. } => Transport::Tcp,
+            Target::Tls { .. } => Transport::Tls,
             Target::Udp { .. } => Transport::Udp,
             Target::Unix { .. } => Transport::Unix,
             Target::Unixgram { .. } => Transport::Unixgram,
@@ -108,11 +74,27 @@ impl Target {
         }
     }
 
-    /// The HTTP URL to post to: the URL as given, or with `default_path` when it names none.
+    /// True for `https://` and `tls://`.
+    pub fn is_tls(&self) -> bool {
+        match self {
+            Target::Tls { .. } => true,
+            Target::Http { url, .. } => url.starts_with("https://"),
+            _ => false,
+        }
+    }
+
+    /// The HTTP URL to post to: the URL as given, or with `default_path` when it names none
+    /// (put before its query: `http://h:8126?x=1` posts to `http://h:8126/v0.4/traces?x=1`).
     pub fn http_url(&self, default_path: &str) -> Option<String> {
         match self {
             Target::Http { url, has_path: true } => Some(url.clone()),
-            Target::Http { url, has_path: false } => Some(format!("{}{default_path}", url.trim_end_matches('/'))),
+            Target::Http { url, has_path: false } => {
+                let after_scheme = url.find("://").map_or(0, |i| i + 3);
+                let end = url[after_scheme..].find(['/', '?', '#']).map_or(url.len(), |i| after_scheme + i);
+                let rest = url[end..].trim_start_matches('/');
+                let rest = if rest.starts_with(['?', '#']) { rest } else { "" };
+                Some(format!("{}{default_path}{rest}", &url[..end]))
+            }
             _ => None,
         }
     }
@@ -122,6 +104,7 @@ impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Target::Tcp { addr } => write!(f, "tcp://{addr}"),
+            Target::Tls { addr } => write!(f, "tls://{addr}"),
             Target::Udp { addr } => write!(f, "udp://{addr}"),
             Target::Unix { path } => write!(f, "unix://{}", path.display()),
             Target::Unixgram { path } => write!(f, "unixgram://{}", path.display()),
@@ -136,7 +119,8 @@ impl std::str::FromStr for Target {
     fn from_str(s: &str) -> Result<Self> {
         let bad = |reason: &str| Error::argument("target URL", s, reason.to_string());
         let (scheme, rest) = s.split_once("://").ok_or_else(|| {
-            bad("expected tcp://host:port, udp://host:port, unix:///path, unixgram:///path or http://host:port/path")
+            bad("expected tcp://host:port, tls://host:port, udp://host:port, unix:///path, unixgram:///path or \
+                 http(s)://host:port/path")
         })?;
         let host_port = |rest: &str| -> Result<String> {
             let (host, port) = rest.rsplit_once(':').ok_or_else(|| bad("expected host:port after the scheme"))?;
@@ -160,10 +144,11 @@ impl std::str::FromStr for Target {
         };
         match scheme {
             "tcp" => Ok(Target::Tcp { addr: host_port(rest)? }),
+            "tls" => Ok(Target::Tls { addr: host_port(rest)? }),
             "udp" => Ok(Target::Udp { addr: host_port(rest)? }),
             "unix" => Ok(Target::Unix { path: path(rest)? }),
             "unixgram" => Ok(Target::Unixgram { path: path(rest)? }),
-            "http" => {
+            "http" | "https" => {
                 let (authority, path) = match rest.find('/') {
                     Some(i) => rest.split_at(i),
                     None => (rest, ""),
@@ -181,11 +166,11 @@ impl std::str::FromStr for Target {
                 if port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
                     return Err(bad("the port must be a number from 1 to 65535"));
                 }
+                let path = path.split(['?', '#']).next().unwrap_or("");
                 let has_path = !(path.is_empty() || path == "/");
                 Ok(Target::Http { url: s.to_string(), has_path })
             }
-            "https" => Err(bad("https is not supported (payforge sends plain HTTP); put a TLS proxy in front")),
-            _ => Err(bad("unknown scheme; use tcp, udp, unix, unixgram or http")),
+            _ => Err(bad("unknown scheme; use tcp, tls, udp, unix, unixgram, http or https")),
         }
     }
 }
@@ -209,6 +194,25 @@ mod tests {
         let http: Target = "http://127.0.0.1:8080/v1/input".parse().unwrap();
         assert_eq!(http.http_url("/v0.4/traces").unwrap(), "http://127.0.0.1:8080/v1/input");
         assert_eq!(http.to_string(), "http://127.0.0.1:8080/v1/input");
+        let tls: Target = "tls://localhost:6514".parse().unwrap();
+        assert!(tls.is_tls() && tls.transport() == Transport::Tls && tls.transport().is_stream());
+        let https: Target = "https://[::1]:8443".parse().unwrap();
+        assert!(https.is_tls() && !http.is_tls());
+        assert_eq!(https.http_url("/logs").unwrap(), "https://[::1]:8443/logs");
+    }
+
+    #[test]
+    fn a_default_path_goes_before_the_query() {
+        for (url, expected) in [
+            ("http://h:8126?x=1", "http://h:8126/v0.4/traces?x=1"),
+            ("http://h:8126/?x=1&y=2", "http://h:8126/v0.4/traces?x=1&y=2"),
+            ("http://h:8126/#frag", "http://h:8126/v0.4/traces#frag"),
+            ("http://h:8126/", "http://h:8126/v0.4/traces"),
+            ("http://h:8126/custom?x=1", "http://h:8126/custom?x=1"),
+        ] {
+            let target: Target = url.parse().unwrap();
+            assert_eq!(target.http_url("/v0.4/traces").unwrap(), expected, "{url}");
+        }
     }
 
     #[test]
@@ -222,7 +226,8 @@ mod tests {
             "tcp://a:1/x",
             "unix://relative",
             "ftp://x:1",
-            "https://x:1/",
+            "https://x:0/",
+            "tls://x",
             "http://x:0/",
             "http:///path",
         ] {

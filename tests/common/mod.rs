@@ -2,7 +2,8 @@
 //! bounded waits.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-pub mod dogstatsd_grammar;
+pub mod certs;
+pub mod receiver;
 
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};

@@ -40,7 +40,7 @@ pub fn check_block(config: &FormatConfig, block: &[u8]) -> Result<(), String> {
         }
         "trace-v04" => {
             let c = config.get::<payforge::formats::TraceV04>().ok_or("not a trace-v04 config")?;
-            let within = |len: usize, r: &payforge::config::ConfRange| (r.min()..=r.max()).contains(&(len as u64));
+            let within = |len: usize, r: &payforge::kit::ConfRange| (r.min()..=r.max()).contains(&(len as u64));
             for span in trace_v04::check_block_protocol(block).iter().flatten() {
                 assert!(within(span.service.len(), &c.service_name_length), "service {:?}", span.service);
                 assert!(within(span.name.len(), &c.operation_name_length), "name {:?}", span.name);
@@ -52,7 +52,7 @@ pub fn check_block(config: &FormatConfig, block: &[u8]) -> Result<(), String> {
         }
         "trace-v05" => {
             let c = config.get::<payforge::formats::TraceV05>().ok_or("not a trace-v05 config")?;
-            let within = |len: usize, r: &payforge::config::ConfRange| (r.min()..=r.max()).contains(&(len as u64));
+            let within = |len: usize, r: &payforge::kit::ConfRange| (r.min()..=r.max()).contains(&(len as u64));
             let traces = trace_v05::decode(block);
             assert!(!traces.is_empty(), "empty block");
             for trace in &traces {

@@ -1,6 +1,7 @@
 //! A trace-agent v0.5 payload: `[dictionary, traces]`, every string an index into the
 //! dictionary, every span the 12-element array the agent reads; resolved, the traces satisfy the
-//! same invariants as v0.4's. (Copied from `tests/trace_v05.rs`, with the protocol checks only.)
+//! same invariants as v0.4's. Only what the protocol requires of any config is checked here;
+//! `tests/trace_v05.rs` adds what its configs promise.
 
 use std::collections::{HashMap, HashSet};
 

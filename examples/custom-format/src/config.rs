@@ -7,7 +7,7 @@
 //! [`validate_weights`], [`validate_non_empty`]), so the messages read like the built-in formats'.
 
 use payforge::Error;
-use payforge::config::{ConfRange, validate_count, validate_non_empty, validate_probability, validate_weights};
+use payforge::kit::{ConfRange, validate_count, validate_non_empty, validate_probability, validate_weights};
 use serde::{Deserialize, Serialize};
 
 /// Prefix of every field path in error messages.

@@ -28,10 +28,11 @@
 pub mod config;
 pub mod pools;
 
-use payforge::config::ConfRange;
-use payforge::setup::{self, SetupMemory};
-use payforge::text::{StrPool, civil_from_days, push_u64};
-use payforge::{BlockRng, Configured, Format, Framing};
+use payforge::SetupMemory;
+use payforge::kit as setup;
+use payforge::kit::ConfRange;
+use payforge::kit::{StrPool, civil_from_days, push_u64};
+use payforge::{BlockRng, Configured, Delivery, Format, Framing};
 
 pub use config::Config;
 
@@ -151,6 +152,10 @@ impl Configured for ApacheCombined {
     const NAME: &'static str = "apache-combined";
     const ABOUT: &'static str = "Apache combined access log lines (example format from another crate)";
     const LADING_PATH: &'static [&'static str] = &[];
+    // Where a log intake for this format listens, and what it reads: `payforge-apache send`
+    // posts there without knowing the format.
+    const DELIVERY: Delivery =
+        Delivery::new().with_http_path("/logs/apache").with_content_type("text/plain; charset=utf-8");
 
     fn from_config(c: &Config, seed: u64) -> payforge::Result<Self> {
         c.validate()?;

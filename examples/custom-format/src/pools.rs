@@ -8,8 +8,8 @@
 use std::fmt::Write as _;
 
 use payforge::BlockRng;
-use payforge::config::ConfRange;
-use payforge::text::{ALNUM_LOWER, LETTERS_LOWER, StrPool, push_random_chars};
+use payforge::kit::ConfRange;
+use payforge::kit::{ALNUM_LOWER, LETTERS_LOWER, StrPool, push_random_chars};
 
 use crate::config::Config;
 
@@ -197,7 +197,7 @@ pub fn referers(
 ) -> payforge::Result<StrPool> {
     let mut pool =
         StrPool::with_capacity(count as usize * 48, count as usize, count as usize * longest, "apache referers")?;
-    let mut raw = payforge::setup::try_string(longest, "apache referers")?;
+    let mut raw = payforge::kit::try_string(longest, "apache referers")?;
     for _ in 0..count {
         raw.clear();
         if rng.chance(0.5) {
@@ -374,7 +374,7 @@ pub fn user_agents(rng: &mut BlockRng, count: u64, bot_probability: f64) -> payf
     let longest = USER_AGENT_LEN;
     let mut pool =
         StrPool::with_capacity(count as usize * 120, count as usize, count as usize * longest, "apache user agents")?;
-    let mut raw = payforge::setup::try_string(longest, "apache user agents")?;
+    let mut raw = payforge::kit::try_string(longest, "apache user agents")?;
     for _ in 0..count {
         raw.clear();
         if rng.chance(bot_probability) {

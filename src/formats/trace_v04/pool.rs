@@ -103,6 +103,11 @@ impl Arena {
         self.ends.len()
     }
 
+    /// Whether the arena holds no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Entry `i` (empty when out of range).
     #[inline]
     pub fn get(&self, i: usize) -> &[u8] {

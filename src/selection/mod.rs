@@ -6,6 +6,8 @@
 //! without entries uses the file's `default`. A malformed file is caught by this module's tests
 //! (and by [`Selection::parse`] at calibrate time), never in the middle of a run.
 
+mod file;
+
 use serde::{Deserialize, Serialize};
 
 use crate::compress::Compression;
@@ -13,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::strategy::Strategy;
 
 /// The embedded selection file.
-pub const EMBEDDED: &str = include_str!("../payload-fixtures/strategies.toml");
+pub const EMBEDDED: &str = include_str!("../../payload-fixtures/strategies.toml");
 
 /// The strategy used when the selection has nothing for a format.
 pub const FALLBACK: Strategy = Strategy::REUSE_ENCODE_ONCE;
@@ -73,8 +75,7 @@ impl Selection {
     /// # Errors
     /// [`Error::Config`] naming the bad entry.
     pub fn parse(text: &str) -> Result<Self> {
-        let sel: Selection =
-            toml::from_str(text).map_err(|e| Error::config("strategies.toml", "<file>", e.to_string()))?;
+        let sel = file::parse(text)?;
         sel.default
             .parse::<Strategy>()
             .map_err(|_| Error::config("strategies.toml.default", &sel.default, "not a strategy"))?;
@@ -151,10 +152,10 @@ impl Selection {
     /// The file as TOML text, with a header comment.
     ///
     /// # Errors
-    /// Never in practice; reported as a config error.
+    /// Never in practice; kept fallible so the file's writer may change.
     pub fn to_toml(&self, header: &str) -> Result<String> {
-        let body =
-            toml::to_string_pretty(self).map_err(|e| Error::config("strategies.toml", "<selection>", e.to_string()))?;
+        let mut body = String::new();
+        file::write(self, &mut body);
         let mut out = String::new();
         for line in header.lines() {
             out.push_str("# ");
@@ -235,5 +236,39 @@ mod tests {
         let text = zstd.to_toml("z").unwrap();
         assert!(text.contains("compression = \"zstd:3\""), "{text}");
         assert_eq!(Selection::parse(&text).unwrap(), zstd);
+    }
+
+    /// The file's own reader agrees with a full TOML parser on the committed file, and what it
+    /// writes is TOML that parses back to the same selection.
+    #[test]
+    fn reader_and_writer_agree_with_a_toml_parser() {
+        let ours = Selection::parse(EMBEDDED).unwrap();
+        let theirs: Selection = toml::from_str(EMBEDDED).unwrap();
+        assert_eq!(ours, theirs);
+        assert!(!ours.entries.is_empty());
+        let text = ours.to_toml("header").unwrap();
+        let again: Selection = toml::from_str(&text).unwrap();
+        assert_eq!(again, ours);
+        assert_eq!(Selection::parse(&text).unwrap(), ours);
+        let odd = Selection { measured_on: "a \"quoted\" \\ path\twith\u{1}".into(), ..ours };
+        let text = odd.to_toml("x").unwrap();
+        assert_eq!(toml::from_str::<Selection>(&text).unwrap(), odd);
+        assert_eq!(Selection::parse(&text).unwrap(), odd);
+    }
+
+    #[test]
+    fn reader_names_the_line_it_refuses() {
+        for (text, needle) in [
+            ("version = 1\ndefault = \"reuse-reencode\"\n[table]\n", "line 3"),
+            ("version = 1\ndefault = \"reuse-reencode\"\ncolour = 2\n", "unknown key"),
+            ("version = 1\ndefault = \"reuse-reencode\"\n[[selection]]\nformat = 1\n", "format must be a string"),
+            ("version = 1\ndefault = \"reuse-reencode\"\n[[selection]]\nformat = \"x\"\n", "block_size"),
+            ("version = 1\ndefault = \"open\n", "unterminated"),
+            ("default = \"reuse-reencode\"\n", "version"),
+            ("version = 1\ndefault = \"reuse-reencode\"\n[[selection]]\ncompression = \"lz4\"\n", "line 4"),
+        ] {
+            let err = Selection::parse(text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{text:?}: {err}");
+        }
     }
 }
