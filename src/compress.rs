@@ -44,7 +44,7 @@ impl Compression {
 }
 
 /// The fixed gzip member header: magic, deflate, no flags, mtime 0, no extra flags, OS unknown.
-const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+pub(crate) const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 
 /// A compressor for one codec, kept between blocks by the `reuse` strategies (reset, not
 /// rebuilt) and built per use by the `fresh` ones.
@@ -164,7 +164,7 @@ pub enum Packed {
 }
 
 /// zlib's `compressBound` for raw deflate: the most `n` input bytes can grow to.
-fn deflate_bound(n: usize) -> usize {
+pub(crate) fn deflate_bound(n: usize) -> usize {
     n + (n >> 12) + (n >> 14) + (n >> 25) + 13
 }
 

@@ -3,10 +3,11 @@
 //! Every format declares, as plain constant data on [`crate::Configured::DELIVERY`], what a
 //! receiver of it expects: the HTTP path, method, content type and headers, whether a datagram
 //! carries a whole block or one line, whether its lines may be re-framed with RFC 6587 octet
-//! counting on streams, and an optional hook that adapts the config to a transport before blocks
-//! are built (DogStatsD's 4-byte length prefix on Unix stream sockets). `payforge send` reads
-//! the declaration through [`crate::FormatSpec::delivery`] and never looks at a format's name, so
-//! a format registered by another crate is delivered by its own rules.
+//! counting on streams. A format whose config must change with the transport (DogStatsD's 4-byte
+//! length prefix on Unix stream sockets) says so in [`crate::Configured::for_transport`], which
+//! `send` calls with the [`Transport`] before the blocks are built. `payforge send` reads the
+//! declaration through [`crate::FormatSpec::delivery`] and never looks at a format's name, so a
+//! format registered by another crate is delivered by its own rules.
 //!
 //! The declaration is always compiled (it depends on nothing optional); a library that embeds
 //! payforge without the `send` feature can read it to deliver blocks itself.
@@ -23,9 +24,6 @@
 //! ```
 
 use std::fmt;
-
-use crate::error::Result;
-use crate::registry::FormatConfig;
 
 /// The kind of connection blocks go over: what a [`Delivery`] hook and its rules look at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -111,16 +109,14 @@ pub enum Datagrams {
     Lines,
 }
 
-/// A format's own change to its config for one transport, made before blocks are built:
-/// `Ok(None)` keeps the config, `Ok(Some(c))` uses `c` instead, an error refuses the
-/// combination (naming the config field). See [`Delivery::with_transport_hook`].
-pub type TransportHook = fn(&FormatConfig, Transport) -> Result<Option<FormatConfig>>;
-
 /// How a format's blocks are delivered: constant data declared by the format
 /// ([`crate::Configured::DELIVERY`]), read by `payforge send` and by embedders.
 ///
 /// Build one with [`Delivery::new`] (the defaults) and the `with_*` builders, all `const fn`.
-#[derive(Clone, Copy)]
+// `partial_success` is a function pointer: two declarations compare equal when they name the
+// same function, all that equality of declarations is used for.
+#[allow(unpredictable_function_pointer_comparisons)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Delivery {
     /// HTTP: the path used when the target URL names none (default `/`).
@@ -139,8 +135,6 @@ pub struct Delivery {
     /// Whether the blocks are LF-terminated lines that may be re-framed with RFC 6587 octet
     /// counting (`LEN SP MSG`) on streams (default false).
     pub octet_counting: bool,
-    /// The format's change to its config for a transport (default none).
-    pub transport_hook: Option<TransportHook>,
     /// HTTP: how many records a 2xx answer's body says were rejected (OTLP's
     /// `partial_success`), counted in the summary as `rejected_records` (default none).
     pub partial_success: Option<PartialSuccess>,
@@ -152,7 +146,7 @@ pub type PartialSuccess = fn(&[u8]) -> u64;
 
 impl Delivery {
     /// The defaults: `POST /` with `text/plain`, no extra headers, whole blocks per datagram, no
-    /// octet counting, no hook.
+    /// octet counting.
     pub const fn new() -> Self {
         Self {
             http_path: "/",
@@ -162,7 +156,6 @@ impl Delivery {
             headers: &[],
             datagrams: Datagrams::Blocks,
             octet_counting: false,
-            transport_hook: None,
             partial_success: None,
         }
     }
@@ -216,52 +209,17 @@ impl Delivery {
         self
     }
 
-    /// A hook that adapts the config to a transport before blocks are built.
-    #[must_use]
-    pub const fn with_transport_hook(mut self, hook: TransportHook) -> Self {
-        self.transport_hook = Some(hook);
-        self
-    }
-
     /// Counts the records a 2xx answer rejects (see [`Delivery::partial_success`]).
     #[must_use]
     pub const fn with_partial_success(mut self, read: PartialSuccess) -> Self {
         self.partial_success = Some(read);
         self
     }
-
-    /// The config to build blocks from for `transport`: `config` itself, or what the format's
-    /// hook makes of it.
-    ///
-    /// # Errors
-    /// What the hook returns: a config that does not suit the transport.
-    pub fn adapt(&self, config: &FormatConfig, transport: Transport) -> Result<FormatConfig> {
-        match self.transport_hook {
-            Some(hook) => Ok(hook(config, transport)?.unwrap_or_else(|| config.clone())),
-            None => Ok(config.clone()),
-        }
-    }
 }
 
 impl Default for Delivery {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-impl fmt::Debug for Delivery {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Delivery")
-            .field("http_path", &self.http_path)
-            .field("http_method", &self.http_method)
-            .field("content_type", &self.content_type)
-            .field("member_count_header", &self.member_count_header)
-            .field("headers", &self.headers)
-            .field("datagrams", &self.datagrams)
-            .field("octet_counting", &self.octet_counting)
-            .field("transport_hook", &self.transport_hook.is_some())
-            .field("partial_success", &self.partial_success.is_some())
-            .finish()
     }
 }
 
@@ -282,7 +240,7 @@ mod tests {
             ("/v0.5/traces", "PUT", "application/msgpack")
         );
         assert_eq!((D.member_count_header, D.headers), (Some("X-Count"), &[("A", "b")][..]));
-        assert_eq!((D.datagrams, D.octet_counting, D.transport_hook.is_none()), (Datagrams::Blocks, false, true));
+        assert_eq!((D.datagrams, D.octet_counting), (Datagrams::Blocks, false));
         let lines = Delivery::new().with_line_datagrams().with_octet_counting();
         assert_eq!((lines.datagrams, lines.octet_counting, lines.http_path), (Datagrams::Lines, true, "/"));
     }

@@ -63,6 +63,12 @@ pub struct StringTable {
     slots: Vec<Slot>,
     /// Slots of another epoch are empty: clearing bumps it instead of wiping the slots.
     epoch: u32,
+    /// Strings interned by handle ([`StringTable::intern_handle`]): per handle, its index, or 0
+    /// when the handle is not in the dictionary (index 0 is the empty string, never interned by
+    /// handle).
+    handles: Vec<u16>,
+    /// The handles interned since the last clear, which [`StringTable::clear`] resets.
+    interned: Vec<u16>,
     /// Most strings and bytes held since the table was made, for growing ahead of need.
     peak: (usize, usize),
 }
@@ -76,7 +82,15 @@ impl Default for StringTable {
 impl StringTable {
     /// An empty dictionary (only the empty string). Allocates nothing until a string is interned.
     pub const fn new() -> Self {
-        Self { bytes: Vec::new(), ends: Vec::new(), slots: Vec::new(), epoch: 1, peak: (0, 0) }
+        Self {
+            bytes: Vec::new(),
+            ends: Vec::new(),
+            slots: Vec::new(),
+            handles: Vec::new(),
+            interned: Vec::new(),
+            epoch: 1,
+            peak: (0, 0),
+        }
     }
 
     /// Back to the dictionary holding only the empty string. Keeps every buffer, and when one has
@@ -86,6 +100,12 @@ impl StringTable {
         self.peak = (self.peak.0.max(self.ends.len()), self.peak.1.max(self.bytes.len()));
         self.bytes.clear();
         self.ends.clear();
+        for &handle in &self.interned {
+            if let Some(index) = self.handles.get_mut(handle as usize) {
+                *index = 0;
+            }
+        }
+        self.interned.clear();
         if self.epoch == u32::MAX {
             self.slots.fill(Slot::default());
             self.epoch = 1;
@@ -108,10 +128,13 @@ impl StringTable {
         if self.ends.capacity() < strings.saturating_add(strings / low) {
             self.ends.reserve(strings.saturating_add(strings / high).saturating_sub(self.ends.len()));
         }
+        if !self.handles.is_empty() && self.interned.capacity() < strings.saturating_add(strings / low) {
+            self.interned.reserve(strings.saturating_add(strings / high).saturating_sub(self.interned.len()));
+        }
         if self.ends.is_empty() && self.slots.len() < slots_for(strings.saturating_add(strings / low)) {
             // Empty anyway: a bigger table costs no rehash now.
+            // Fresh slots are of epoch 0, which is never current: empty.
             self.slots = vec![Slot::default(); slots_for(strings.saturating_add(strings / high))];
-            self.epoch = 1;
         }
     }
 
@@ -165,6 +188,61 @@ impl StringTable {
         }
     }
 
+    /// As [`StringTable::intern_msgpack`], for a string the caller names by a *handle*: a small
+    /// integer that is the same for equal strings and different for different ones (a format
+    /// assigns handles to its pool strings at setup, deduplicated by bytes). The lookup is an
+    /// array index, with no hashing or comparing of bytes; the indices are those byte interning
+    /// gives, as long as every string of the table is interned by handle.
+    ///
+    /// Handles are below [`StringTable::MAX_HANDLES`] and the caller reserves them first
+    /// ([`StringTable::reserve_handles`]); [`StringTable::EMPTY_HANDLE`] names the empty string,
+    /// and any other handle not reserved (a format with more strings than handles passes
+    /// [`StringTable::NO_HANDLE`] for all of them) interns by bytes.
+    #[inline]
+    pub fn intern_handle(&mut self, handle: u32, encoded: &[u8]) -> u32 {
+        if handle == Self::EMPTY_HANDLE {
+            return 0;
+        }
+        match self.handles.get(handle as usize) {
+            Some(&index) if index != 0 => u32::from(index),
+            _ => self.intern_new_handle(handle, encoded),
+        }
+    }
+
+    /// [`StringTable::intern_handle`] for a handle not in the dictionary (or none at all).
+    #[inline(never)]
+    fn intern_new_handle(&mut self, handle: u32, encoded: &[u8]) -> u32 {
+        if self.handles.get(handle as usize).is_none() {
+            return self.intern_msgpack(encoded);
+        }
+        let index = self.push(str_body(encoded).unwrap_or(encoded));
+        if let (Some(slot), Ok(short)) = (self.handles.get_mut(handle as usize), u16::try_from(index)) {
+            *slot = short;
+            self.interned.push(handle as u16);
+        }
+        index
+    }
+
+    /// Makes room for handles `0..count` (at most [`StringTable::MAX_HANDLES`]), so that interning
+    /// them never allocates (a format calls it with its handle count before interning).
+    #[inline]
+    pub fn reserve_handles(&mut self, count: usize) {
+        let count = count.min(Self::MAX_HANDLES);
+        if self.handles.len() < count {
+            self.handles.resize(count, 0);
+        }
+    }
+
+    /// How many handles a table can hold: indices are stored in 16 bits, and a dictionary of
+    /// handles below this holds fewer strings than that.
+    pub const MAX_HANDLES: usize = u16::MAX as usize;
+
+    /// A handle that interns by bytes ([`StringTable::intern_handle`]).
+    pub const NO_HANDLE: u32 = u32::MAX - 1;
+
+    /// The handle of the empty string for [`StringTable::intern_handle`] (always index 0).
+    pub const EMPTY_HANDLE: u32 = u32::MAX;
+
     /// String `index` (its bytes, without the msgpack header), if the dictionary holds it.
     pub fn get(&self, index: u32) -> Option<&[u8]> {
         let i = usize::try_from(index).ok()?;
@@ -194,6 +272,7 @@ impl StringTable {
         self.bytes.capacity()
             + self.ends.capacity() * std::mem::size_of::<usize>()
             + self.slots.capacity() * std::mem::size_of::<Slot>()
+            + (self.handles.capacity() + self.interned.capacity()) * std::mem::size_of::<u16>()
     }
 
     /// Appends `s` as the next string and returns its index.
@@ -209,18 +288,18 @@ impl StringTable {
     fn grow(&mut self) {
         let len = slots_for(self.ends.len() + 1).max(self.slots.len() * 2);
         self.slots = vec![Slot::default(); len];
-        self.epoch = 1;
+        let epoch = self.epoch;
         let mask = len - 1;
         for i in 1..=self.ends.len() {
             let index = u32::try_from(i).unwrap_or(u32::MAX);
             let Some(s) = self.get(index) else { continue };
             let hash = hash(s);
             let mut at = hash as usize & mask;
-            while self.slots.get(at).is_some_and(|slot| slot.epoch == 1) {
+            while self.slots.get(at).is_some_and(|slot| slot.epoch == epoch) {
                 at = (at + 1) & mask;
             }
             if let Some(free) = self.slots.get_mut(at) {
-                *free = Slot { epoch: 1, tag: (hash >> 32) as u32, index };
+                *free = Slot { epoch, tag: (hash >> 32) as u32, index };
             }
         }
     }
@@ -355,5 +434,32 @@ mod tests {
         assert!(rd.is_empty());
         let first_two = DictSize { strings: 2, bytes: 3 };
         assert_eq!(t.encoded_prefix(first_two).1, b"\xa1a");
+    }
+    #[test]
+    fn interning_by_handle_gives_the_indices_of_interning_by_bytes() {
+        // Handles name strings: equal strings share one. Across clears, and across the table
+        // growing its slots (which must not revive handles of earlier blocks), both ways agree.
+        let strings: Vec<Vec<u8>> = (0..300u32).map(|i| format!("s{}", i % 170).into_bytes()).collect();
+        let handle = |s: &[u8]| strings.iter().position(|t| t.as_slice() == s).map_or(0, |p| p as u32);
+        let (mut by_bytes, mut by_handle, mut no_handles) =
+            (StringTable::new(), StringTable::new(), StringTable::new());
+        let mut rng = crate::rng::BlockRng::for_block(7, 7);
+        for block in 0..40 {
+            by_bytes.clear();
+            by_handle.clear();
+            by_handle.reserve_handles(strings.len());
+            no_handles.clear();
+            for _ in 0..(block * 7 % 250) {
+                let s = &strings[rng.below(strings.len() as u64) as usize];
+                let mut encoded = vec![0xa0 | s.len() as u8];
+                encoded.extend_from_slice(s);
+                let want = by_bytes.intern(s);
+                assert_eq!(by_handle.intern_handle(handle(s), &encoded), want, "block {block}");
+                assert_eq!(no_handles.intern_handle(StringTable::NO_HANDLE, &encoded), want, "block {block}");
+            }
+            assert_eq!(by_handle.size(), by_bytes.size());
+            assert!(by_handle.iter().eq(by_bytes.iter()));
+        }
+        assert_eq!(by_handle.intern_handle(StringTable::EMPTY_HANDLE, &[0xa0]), 0);
     }
 }

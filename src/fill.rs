@@ -63,6 +63,9 @@ use crate::rng::BlockRng;
 use crate::search::{Found, Probe, longest_prefix};
 use crate::strategy::{BufferPolicy, Sizing, Strategy};
 
+#[cfg(feature = "compression")]
+mod segmented;
+
 /// The largest budget [`fill`] accepts: 1 GiB. Larger blocks gain a load generator nothing, and
 /// the working buffers of a strategy are a small multiple of the budget, so a typo such as
 /// `1TiB` must be an error, not an attempt to allocate terabytes.
@@ -106,6 +109,9 @@ pub struct Workspace<M> {
     /// dictionary's size after each member, next to `offsets`.
     dict: StringTable,
     dict_sizes: Vec<DictSize>,
+    /// Compressed budgets without a dictionary: the segmented path's codec and buffers.
+    #[cfg(feature = "compression")]
+    segments: segmented::SegmentBuffers,
     /// Peak members, offsets and bytes the buffers have held.
     peak: [Peak; 3],
     /// A custom framing's header length as planned and as written, when they differed (a bug in
@@ -125,6 +131,8 @@ impl<M> Default for Workspace<M> {
             compressor: None,
             dict: StringTable::new(),
             dict_sizes: Vec::new(),
+            #[cfg(feature = "compression")]
+            segments: segmented::SegmentBuffers::default(),
             peak: [Peak::default(); 3],
             fault: None,
         }
@@ -207,6 +215,17 @@ impl<M> Workspace<M> {
             + self.packed.capacity()
             + self.dict.retained_bytes()
             + self.dict_sizes.capacity() * std::mem::size_of::<DictSize>()
+            + self.segments_retained_bytes()
+    }
+
+    #[cfg(feature = "compression")]
+    fn segments_retained_bytes(&self) -> usize {
+        self.segments.retained_bytes()
+    }
+
+    #[cfg(not(feature = "compression"))]
+    fn segments_retained_bytes(&self) -> usize {
+        0
     }
 }
 
@@ -259,6 +278,10 @@ pub fn fill_compressed<F: Format>(
             &mut fresh
         }
     };
+    #[cfg(feature = "compression")]
+    if !compression.is_none() && !framing.has_dictionary() {
+        return segmented::fill_segmented(format, strategy, compression, ws, rng, budget, out);
+    }
     if !compression.is_none() {
         return fill_packed(format, strategy, compression, ws, rng, budget, out);
     }

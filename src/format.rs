@@ -168,6 +168,20 @@ pub trait Configured: Format + Sized + 'static {
         Vec::new()
     }
 
+    /// The config to build blocks from when they travel over `transport` (see
+    /// [`crate::delivery`]): `Ok(None)` keeps `config` (the default), `Ok(Some(c))` uses `c`.
+    /// DogStatsD frames its blocks with the agent's length prefix on Unix stream sockets here.
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] naming the field when `config` cannot travel over `transport`.
+    fn for_transport(
+        config: &Self::Config,
+        transport: crate::delivery::Transport,
+    ) -> crate::Result<Option<Self::Config>> {
+        let _ = (config, transport);
+        Ok(None)
+    }
+
     /// [`Configured::from_config`] once [`Configured::setup_memory`] is at most
     /// `max_setup_memory` bytes.
     ///

@@ -111,6 +111,8 @@ mod setup;
 mod size;
 mod slack;
 mod strategy;
+#[cfg(feature = "compression")]
+mod stream_codec;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod text;

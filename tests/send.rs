@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::receiver::{Receiver, Reply, Request};
-use common::{Sent, payforge, send, wait_until};
+use common::{Sent, payforge, send, tcp_sink, wait_until};
 use grammar::dogstatsd::check_line;
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -430,24 +430,33 @@ fn a_stalling_receiver_shows_in_the_scheduled_latency() {
     assert!(latency["scheduled"]["count"].as_u64() > latency["service"]["count"].as_u64());
 }
 
-#[test]
-fn tcp_receiver_restarts_are_reconnected_without_cutting_blocks() {
+/// What the two connections of [`hang_up_after`] read.
+type TwoConnections = (Vec<u8>, Vec<u8>);
+
+/// A TCP receiver whose first connection reads `head` bytes and hangs up, and whose second reads
+/// to the end: returns the URL and both connections' bytes.
+fn hang_up_after(head: usize) -> (String, std::thread::JoinHandle<TwoConnections>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let to = format!("tcp://{}", listener.local_addr().unwrap());
     let receiver = std::thread::spawn(move || {
-        // The first connection reads 100 KiB and hangs up; the second reads to the end.
         let (mut first, _) = listener.accept().unwrap();
-        let mut head = vec![0u8; 100 << 10];
-        first.read_exact(&mut head).unwrap();
+        let mut bytes = vec![0u8; head];
+        first.read_exact(&mut bytes).unwrap();
         drop(first);
         let (mut second, _) = listener.accept().unwrap();
         second.set_read_timeout(Some(LIMIT)).unwrap();
         let mut rest = Vec::new();
         second.read_to_end(&mut rest).unwrap();
-        rest
+        (bytes, rest)
     });
+    (to, receiver)
+}
+
+#[test]
+fn tcp_receiver_restarts_are_reconnected_without_cutting_blocks() {
+    let (to, receiver) = hang_up_after(100 << 10);
     let sent = send(&["syslog5424", "--to", &to, "--bytes", "4MiB", "--cache", "1MiB", "--rate", "16MiB"]);
-    let second = receiver.join().unwrap();
+    let (_, second) = receiver.join().unwrap();
     assert!(sent.output.status.success(), "{}", sent.stderr());
     assert!(sent.get("reconnects") >= 1 && sent.get("errors") >= 1, "{}", sent.summary);
     assert_eq!(sent.get("failed_blocks"), 0);
@@ -464,19 +473,7 @@ fn tcp_receiver_restarts_are_reconnected_without_cutting_blocks() {
 /// buffers hold, so the first connection's hang-up always cuts it.
 #[test]
 fn a_broken_stream_counts_the_torn_unit_and_resends_it_whole() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let to = format!("tcp://{}", listener.local_addr().unwrap());
-    let receiver = std::thread::spawn(move || {
-        let (mut first, _) = listener.accept().unwrap();
-        let mut head = vec![0u8; 100 << 10];
-        first.read_exact(&mut head).unwrap();
-        drop(first);
-        let (mut second, _) = listener.accept().unwrap();
-        second.set_read_timeout(Some(LIMIT)).unwrap();
-        let mut rest = Vec::new();
-        second.read_to_end(&mut rest).unwrap();
-        (head, rest)
-    });
+    let (to, receiver) = hang_up_after(100 << 10);
     let sent = send(&["syslog5424", "--to", &to, "--block-size", "16MiB", "--bytes", "16MiB", "--cache", "16MiB"]);
     let (head, second) = receiver.join().unwrap();
     assert!(sent.output.status.success(), "{}", sent.stderr());
@@ -490,20 +487,18 @@ fn a_broken_stream_counts_the_torn_unit_and_resends_it_whole() {
     assert_eq!(sent.get("wire_bytes"), torn + sent.get("bytes_sent"));
 }
 
-/// Issue 19, defect 4: a signal during the cache build killed the process without a summary.
-#[test]
-fn sigint_during_the_cache_build_exits_at_once_with_a_summary() {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("stats.json");
+/// Runs `payforge ARGS` with stderr piped; `ready` says when to send `signal` (`INT`,
+/// `TERM`). Returns whether it exited 0, how long after the signal it took, and its stderr.
+fn signalled_run(args: &[&str], ready: impl FnMut() -> bool, signal: &str) -> (bool, Duration, String) {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_payforge"))
-        .args(["send", "syslog5424", "--to", "tcp://127.0.0.1:9", "--cache", "2GiB", "--threads", "1", "--stats-json"])
-        .arg(&json)
+        .args(args)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    assert!(wait_until(LIMIT, ready), "the sender never got going");
     let signalled = Instant::now();
-    assert!(std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let kill = std::process::Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status();
+    assert!(kill.unwrap().success());
     let mut status = None;
     assert!(wait_until(LIMIT, || {
         status = child.try_wait().unwrap();
@@ -512,7 +507,20 @@ fn sigint_during_the_cache_build_exits_at_once_with_a_summary() {
     let waited = signalled.elapsed();
     let mut stderr = String::new();
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    assert!(status.unwrap().success(), "{stderr}");
+    (status.unwrap().success(), waited, stderr)
+}
+
+/// Issue 19, defect 4: a signal during the cache build killed the process without a summary.
+#[test]
+fn sigint_during_the_cache_build_exits_at_once_with_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("stats.json");
+    let json_arg = json.to_str().unwrap();
+    let started = Instant::now();
+    let args = ["send", "syslog5424", "--to", "tcp://127.0.0.1:9", "--cache", "2GiB", "--threads", "1", "--stats-json"];
+    let (ok, waited, stderr) =
+        signalled_run(&[&args[..], &[json_arg]].concat(), || started.elapsed() > Duration::from_millis(700), "INT");
+    assert!(ok, "{stderr}");
     assert!(waited < Duration::from_secs(2), "exited {waited:?} after SIGINT");
     assert!(stderr.contains("stopped while building the cache") && stderr.contains("stopped by: signal"), "{stderr}");
     let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -524,22 +532,8 @@ fn sigint_during_the_cache_build_exits_at_once_with_a_summary() {
 #[test]
 fn sigterm_with_a_silent_receiver_exits_within_the_grace() {
     let receiver = Receiver::http(|_| Reply::status(200).stall(Duration::from_secs(40)));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_payforge"))
-        .args(["send", "datadog-logs", "--to", &receiver.url, "--cache", "1MiB", "--block-size", "64KiB", "--quiet"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    assert!(wait_until(LIMIT, || !receiver.seen().is_empty()), "the sender never got going");
-    let signalled = Instant::now();
-    assert!(std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
-    let mut status = None;
-    assert!(wait_until(LIMIT, || {
-        status = child.try_wait().unwrap();
-        status.is_some()
-    }));
-    let waited = signalled.elapsed();
-    let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let args = ["send", "datadog-logs", "--to", &receiver.url, "--cache", "1MiB", "--block-size", "64KiB", "--quiet"];
+    let (_, waited, stderr) = signalled_run(&args, || !receiver.seen().is_empty(), "TERM");
     assert!(waited < Duration::from_secs(7), "exited {waited:?} after SIGTERM: {stderr}");
     assert!(stderr.contains("stopped by: signal") && stderr.contains("left behind"), "{stderr}");
     drop(receiver);
@@ -566,23 +560,13 @@ fn sigterm_finishes_the_block_prints_the_summary_and_exits_0() {
     }
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("stats.json");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_payforge"))
-        .args(["send", "syslog5424", "--to", &to, "--rate", "2MiB", "--cache", "1MiB", "--stats-json"])
-        .arg(&json)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    assert!(wait_until(LIMIT, || *received.lock().unwrap() > 256 << 10), "the sender never got going");
-    let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(kill.success());
-    let mut status = None;
-    assert!(wait_until(LIMIT, || {
-        status = child.try_wait().unwrap();
-        status.is_some()
-    }));
-    let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    assert!(status.unwrap().success(), "{stderr}");
+    let args = ["send", "syslog5424", "--to", &to, "--rate", "2MiB", "--cache", "1MiB", "--stats-json"];
+    let (ok, _, stderr) = signalled_run(
+        &[&args[..], &[json.to_str().unwrap()]].concat(),
+        || *received.lock().unwrap() > 256 << 10,
+        "TERM",
+    );
+    assert!(ok, "{stderr}");
     assert!(stderr.contains("sent:") && stderr.contains("stopped by: signal"), "{stderr}");
     let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(summary["stopped_by"], "signal");
@@ -726,26 +710,6 @@ fn a_lading_trace_agent_config_runs_against_a_local_agent() {
     let (requests, members, _) = accepted(&seen, decode);
     assert_eq!(members, sent.get("members_sent"));
     assert_eq!(requests, sent.get("blocks_sent"));
-}
-
-/// Reads a TCP connection to its end on a thread; returns the byte count.
-fn tcp_sink() -> (String, std::thread::JoinHandle<u64>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let handle = std::thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
-        conn.set_read_timeout(Some(LIMIT)).unwrap();
-        let mut buf = vec![0u8; 1 << 16];
-        let mut total = 0u64;
-        while let Ok(n) = conn.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            total += n as u64;
-        }
-        total
-    });
-    (addr, handle)
 }
 
 /// lading's linear throttle: each one-second window's target follows the ramp, and what went

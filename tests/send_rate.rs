@@ -5,10 +5,6 @@
 
 mod common;
 
-use std::io::Read;
-use std::net::TcpListener;
-use std::time::Duration;
-
 /// The two runs take turns, so neither competes with the other for the 2 cores.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -17,21 +13,8 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// in the README), but it must never send faster than the rate.
 fn rated_run(rate_mib: u64, slack_below: f64) {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let to = format!("tcp://{}", listener.local_addr().unwrap());
-    let receiver = std::thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
-        conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let mut buf = vec![0u8; 1 << 20];
-        let mut total = 0u64;
-        while let Ok(n) = conn.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            total += n as u64;
-        }
-        total
-    });
+    let (addr, receiver) = common::tcp_sink();
+    let to = format!("tcp://{addr}");
     let rate = format!("{rate_mib}MiB");
     let sent = common::send(&["syslog5424", "--to", &to, "--rate", &rate, "--duration", "3s", "--cache", "4MiB"]);
     let received = receiver.join().unwrap();

@@ -121,6 +121,19 @@ fn received(out: &Path) -> Vec<String> {
     std::fs::read_to_string(out).unwrap_or_default().lines().map(str::to_string).collect()
 }
 
+/// Waits for rsyslog to write `members` lines after the first `before`, checks that no more
+/// arrive, and returns them rebuilt as RFC 5424 lines.
+fn arrived(out: &Path, before: usize, members: usize, name: &str) -> Vec<String> {
+    let arrived = wait_until(Duration::from_secs(15), || received(out).len() >= before + members);
+    let got = received(out);
+    assert!(arrived, "{name}: rsyslog wrote {} of {members} lines", got.len() - before);
+    // Nothing more arrives than was sent.
+    std::thread::sleep(Duration::from_millis(300));
+    let got = received(out);
+    assert_eq!(got.len() - before, members, "{name}: count for count");
+    got[before..].iter().map(|l| rebuild(l)).collect()
+}
+
 #[test]
 fn rsyslog_receives_and_parses_every_line_over_tcp_and_udp() {
     let Some(bin) = rsyslogd() else {
@@ -153,14 +166,7 @@ fn rsyslog_receives_and_parses_every_line_over_tcp_and_udp() {
         assert!(sent.output.status.success(), "{name}: {}", sent.stderr());
         let members = sent.get("members_sent") as usize;
         assert!(members > 500, "{name}: {}", sent.summary);
-        let arrived = wait_until(Duration::from_secs(15), || received(&out).len() >= before + members);
-        let got = received(&out);
-        assert!(arrived, "{name}: rsyslog wrote {} of {members} lines", got.len() - before);
-        // Nothing more arrives than was sent.
-        std::thread::sleep(Duration::from_millis(300));
-        let got = received(&out);
-        assert_eq!(got.len() - before, members, "{name}: count for count");
-        let mut rebuilt: Vec<String> = got[before..].iter().map(|l| rebuild(l)).collect();
+        let mut rebuilt = arrived(&out, before, members, name);
         let mut expected: Vec<String> = generated(block_size, "1MiB").into_iter().cycle().take(members).collect();
         if name == "udp" {
             // Datagrams may be reordered; compare as multisets.
@@ -225,15 +231,10 @@ fn rsyslog_receives_every_line_over_tls() {
         assert!(sent.output.status.success(), "{name}: {}", sent.stderr());
         let members = sent.get("members_sent") as usize;
         assert!(members > 500, "{name}: {}", sent.summary);
-        let arrived = wait_until(Duration::from_secs(15), || received(&out).len() >= before + members);
-        let got = received(&out);
-        assert!(arrived, "{name}: rsyslog wrote {} of {members} lines", got.len() - before);
-        std::thread::sleep(Duration::from_millis(300));
-        let got = received(&out);
-        assert_eq!(got.len() - before, members, "{name}: count for count");
+        let rebuilt = arrived(&out, before, members, name);
         let expected: Vec<String> = generated("256KiB", "1MiB").into_iter().cycle().take(members).collect();
-        for (i, (line, e)) in got[before..].iter().zip(&expected).enumerate() {
-            assert_eq!(&rebuild(line), e, "{name}: line {i} as rsyslog parsed it");
+        for (i, (line, e)) in rebuilt.iter().zip(&expected).enumerate() {
+            assert_eq!(line, e, "{name}: line {i} as rsyslog parsed it");
         }
         eprintln!("rsyslog {name}: sent {members} lines over TLS, received and parsed {members}");
     }

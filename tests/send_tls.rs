@@ -67,7 +67,10 @@ fn mutual_tls_presents_the_client_certificate() {
     assert_eq!(receiver.seen().len() as u64, sent.get("blocks_sent"));
     let refused = send(&[&base[..], &["--duration", "1s", "--max-retries", "1"]].concat());
     assert!(!refused.output.status.success(), "the receiver asks for a client certificate");
-    assert!(refused.stderr().contains("TLS"), "{}", refused.stderr());
+    // TLS 1.3 clients finish their side first: the refusal arrives as the server's alert or as
+    // the connection it then closes, depending on timing.
+    let err = refused.stderr();
+    assert!(err.contains("TLS") || err.contains("closed the connection"), "{err}");
     assert_eq!(refused.get("blocks_sent"), 0);
     drop(receiver);
 }

@@ -56,10 +56,10 @@ enum Command {
     Calibrate(calibrate::CalibrateArgs),
     /// Regenerate the golden fixtures and compare fingerprints and allocation baselines.
     Check(check::CheckArgs),
-    /// Send blocks to a receiver (tcp, udp, unix, unixgram, http) at a controlled rate, from a
-    /// cache built up front; or run a lading generator config.
+    /// Send blocks to a receiver (tcp, tls, udp, unix, unixgram, http, https) at a controlled
+    /// rate, from a cache built up front; or run a lading generator config.
     #[cfg(feature = "send")]
-    Send(send::SendArgs),
+    Send(Box<send::SendArgs>),
     /// Count instructions per format, strategy and block size under valgrind's callgrind and
     /// compare them with the committed baselines (payload-fixtures/instructions.toml).
     #[cfg(feature = "instructions")]
@@ -102,7 +102,7 @@ where
         Command::Calibrate(args) => calibrate::run(args, &registry, alloc),
         Command::Check(args) => check::run(args, &registry, alloc),
         #[cfg(feature = "send")]
-        Command::Send(args) => send::run(args, &registry),
+        Command::Send(args) => send::run(*args, &registry),
         #[cfg(feature = "instructions")]
         Command::Instructions(args) => instructions::run(args, &registry),
     };

@@ -22,11 +22,10 @@ mod pools;
 pub use config::{Config, EVENT_TIMESTAMP_DEFAULT, KindWeights, MetricWeights, TimestampConfig, ValueConf};
 
 use crate::config::ConfRange;
-use crate::delivery::{Delivery, Transport};
+use crate::delivery::Transport;
 use crate::error::{Error, Result};
 use crate::format::{Configured, Format};
 use crate::framing::Framing;
-use crate::registry::FormatConfig;
 use crate::rng::BlockRng;
 use crate::setup::SetupMemory;
 use crate::text::{StrPool, push_f64, push_i64, push_u64};
@@ -168,35 +167,11 @@ pub struct DogStatsD {
     event_timestamp: ConfRange,
 }
 
-/// DogStatsD's [`Delivery`] hook: blocks carry the agent's 4-byte length prefix on Unix stream
-/// sockets (where the agent reads frames) and never elsewhere (datagrams, TCP, HTTP).
-///
-/// # Errors
-/// [`Error::Config`] for `length_prefix_framed: true` over anything but a Unix stream.
-fn length_prefix_on_unix_streams(config: &FormatConfig, transport: Transport) -> Result<Option<FormatConfig>> {
-    let Some(c) = config.get::<DogStatsD>() else { return Ok(None) };
-    let want = transport == Transport::Unix;
-    if c.length_prefix_framed == want {
-        return Ok(None);
-    }
-    if c.length_prefix_framed {
-        return Err(Error::config(
-            "dogstatsd.length_prefix_framed",
-            true,
-            "only Unix stream sockets take length-prefixed blocks; remove it for datagrams, TCP and HTTP",
-        ));
-    }
-    let mut framed = c.clone();
-    framed.length_prefix_framed = true;
-    Ok(Some(config.with_config::<DogStatsD>(framed)))
-}
-
 impl Configured for DogStatsD {
     type Config = Config;
     const NAME: &'static str = "dogstatsd";
     const ABOUT: &'static str = "DogStatsD metrics, events and service checks, one per line";
     const LADING_PATH: &'static [&'static str] = &["dogstatsd"];
-    const DELIVERY: Delivery = Delivery::new().with_transport_hook(length_prefix_on_unix_streams);
 
     fn from_config(c: &Config, seed: u64) -> Result<Self> {
         c.validate()?;
@@ -219,6 +194,23 @@ impl Configured for DogStatsD {
             timestamp_probability: c.timestamp.probability,
             event_timestamp: c.event_timestamp,
         })
+    }
+
+    /// Blocks carry the agent's 4-byte length prefix on Unix stream sockets (where the agent
+    /// reads frames) and never elsewhere (datagrams, TCP, HTTP).
+    fn for_transport(c: &Config, transport: Transport) -> Result<Option<Config>> {
+        let want = transport == Transport::Unix;
+        if c.length_prefix_framed == want {
+            return Ok(None);
+        }
+        if c.length_prefix_framed {
+            return Err(Error::config(
+                "dogstatsd.length_prefix_framed",
+                true,
+                "only Unix stream sockets take length-prefixed blocks; remove it for datagrams, TCP and HTTP",
+            ));
+        }
+        Ok(Some(Config { length_prefix_framed: true, ..c.clone() }))
     }
 
     fn estimate_setup(c: &Config, memory: &mut SetupMemory) -> Result<()> {

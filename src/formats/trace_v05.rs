@@ -41,7 +41,7 @@ use crate::framing::{Framing, msgpack_array_header_len, write_msgpack_array_head
 use crate::rng::BlockRng;
 
 use super::trace_v04::pool::{Arena, Piece, push_random_str, str_bytes};
-use super::trace_v04::shape::{Shapes, SpanHead, SpanWriter, context_names};
+use super::trace_v04::shape::{POOL_STRINGS, Shapes, SpanHead, SpanWriter, context_names};
 use super::trace_v04::wire;
 use crate::setup::{self, SetupMemory};
 
@@ -59,8 +59,82 @@ pub struct TraceV05 {
     shapes: Shapes,
     /// Per context, four msgpack strings: service, name, resource and span type.
     names: Arena,
+    /// Dictionary handles of every pool string (see [`Handles`]).
+    handles: Handles,
     min_member_len: usize,
 }
+
+/// Per pool, each string's dictionary handle: equal strings share one, across pools, so a trace
+/// interns by handle ([`StringTable::intern_handle`]) with exactly the indices interning by bytes
+/// gives, without hashing or comparing a byte per span. Assigned once at setup.
+#[derive(Debug)]
+struct Handles {
+    /// Per context string (four per context, as in `names`).
+    names: Vec<u16>,
+    /// Per tag key, tag value and metric key.
+    pools: [Vec<u16>; 3],
+    /// Every handle is below this.
+    count: usize,
+}
+
+impl Handles {
+    /// Numbers the distinct strings of `arenas` (by their msgpack `str` bytes): sorts their
+    /// entries by bytes and gives each run of equal strings the handle of its first entry in
+    /// sorted order. The empty string gets [`StringTable::EMPTY_HANDLE`]. With more strings than
+    /// [`StringTable::MAX_HANDLES`] there are no handles, and traces intern by bytes.
+    fn build(arenas: [&Arena; 4]) -> Self {
+        let total: usize = arenas.iter().map(|a| a.len()).sum();
+        if total >= StringTable::MAX_HANDLES {
+            return Self { names: Vec::new(), pools: [Vec::new(), Vec::new(), Vec::new()], count: 0 };
+        }
+        // (arena, entry) of every string, sorted by bytes; ties keep arena order.
+        let mut order: Vec<(u8, u32)> = Vec::with_capacity(total);
+        for (a, arena) in arenas.iter().enumerate() {
+            order.extend((0..arena.len()).map(|i| (a as u8, u32::try_from(i).unwrap_or(u32::MAX))));
+        }
+        let bytes = |&(a, i): &(u8, u32)| arenas.get(usize::from(a)).map_or(&[][..], |arena| arena.get(i as usize));
+        order.sort_unstable_by(|x, y| bytes(x).cmp(bytes(y)).then(x.cmp(y)));
+        // `EMPTY` marks the empty string (total < MAX_HANDLES = u16::MAX, so no handle is it).
+        const EMPTY: u16 = u16::MAX;
+        let mut out: [Vec<u16>; 4] = arenas.map(|a| vec![EMPTY; a.len()]);
+        let mut handle = 0u16;
+        for (n, entry) in order.iter().enumerate() {
+            let same = n > 0 && order.get(n - 1).is_some_and(|prev| bytes(prev) == bytes(entry));
+            if n > 0 && !same {
+                handle = u16::try_from(n).unwrap_or(EMPTY);
+            }
+            let empty = bytes(entry) == EMPTY_STR;
+            if let Some(slot) = out.get_mut(usize::from(entry.0)).and_then(|v| v.get_mut(entry.1 as usize)) {
+                *slot = if empty { EMPTY } else { handle };
+            }
+        }
+        let [names, keys, values, metrics] = out;
+        Self { names, pools: [keys, values, metrics], count: total }
+    }
+
+    /// A stored handle as [`StringTable::intern_handle`] takes it: no handles, no handle.
+    #[inline]
+    fn widen(handle: Option<u16>) -> u32 {
+        match handle {
+            None => StringTable::NO_HANDLE,
+            Some(u16::MAX) => StringTable::EMPTY_HANDLE,
+            Some(h) => u32::from(h),
+        }
+    }
+
+    #[inline]
+    fn name(&self, i: usize) -> u32 {
+        Self::widen(self.names.get(i).copied())
+    }
+
+    #[inline]
+    fn pool(&self, pool: usize, piece: Piece<'_>) -> u32 {
+        Self::widen(self.pools.get(pool).and_then(|p| p.get(piece.index())).copied())
+    }
+}
+
+/// The msgpack empty string.
+const EMPTY_STR: &[u8] = &[0xa0];
 
 impl Configured for TraceV05 {
     type Config = Config;
@@ -97,7 +171,9 @@ impl Configured for TraceV05 {
         let span = 21 + 2 * tags + 10 * metrics;
         let spans = c.spans_per_trace.min() as usize;
         let min_member_len = msgpack_array_header_len(spans) + spans * span;
-        Ok(Self { shapes, names, min_member_len })
+        let [keys, values, metrics] = shapes.pools();
+        let handles = Handles::build([&names, keys, values, metrics]);
+        Ok(Self { shapes, names, handles, min_member_len })
     }
 
     fn estimate_setup(c: &Config, m: &mut SetupMemory) -> Result<()> {
@@ -117,6 +193,11 @@ impl Configured for TraceV05 {
             },
         )?;
         Shapes::estimate(c, "trace_v05", m);
+        // Dictionary handles: one u16 per string, and the sort order (8 bytes each) while built.
+        let strings = contexts.saturating_mul(4).saturating_add(POOL_STRINGS as u64);
+        m.add("dictionary handles", setup::array_of::<u16>(strings).saturating_mul(5), || {
+            vec![setup::key("trace_v05.contexts", c.contexts)]
+        });
         Ok(())
     }
 
@@ -161,7 +242,10 @@ impl Format for TraceV05 {
         let base = m.context() * 4;
         let name = |i: usize| self.names.get(base + i);
         let names = [name(0), name(1), name(2), name(3)];
-        self.shapes.write(m, &mut V05Writer { names, ids: [0; 4], known: false, dict, out });
+        let name_handles = [0, 1, 2, 3].map(|i| self.handles.name(base + i));
+        let handles = &self.handles;
+        dict.reserve_handles(handles.count);
+        self.shapes.write(m, &mut V05Writer { names, name_handles, handles, ids: [0; 4], known: false, dict, out });
     }
 }
 
@@ -169,6 +253,10 @@ impl Format for TraceV05 {
 struct V05Writer<'a> {
     /// The context's service, name, resource and type, msgpack-encoded.
     names: [&'a [u8]; 4],
+    /// Their dictionary handles.
+    name_handles: [u32; 4],
+    /// The handles of the pool strings.
+    handles: &'a Handles,
     /// Their indices, once the trace's first span has interned them (every span of a trace
     /// shares its context).
     ids: [u32; 4],
@@ -187,8 +275,10 @@ impl SpanWriter for V05Writer<'_> {
     fn span(&mut self, s: &SpanHead) {
         if !self.known {
             for i in 0..3 {
-                if let (Some(id), Some(name)) = (self.ids.get_mut(i), self.names.get(i)) {
-                    *id = self.dict.intern_msgpack(name);
+                if let (Some(id), Some(name), Some(&handle)) =
+                    (self.ids.get_mut(i), self.names.get(i), self.name_handles.get(i))
+                {
+                    *id = self.dict.intern_handle(handle, name);
                 }
             }
         }
@@ -213,8 +303,8 @@ impl SpanWriter for V05Writer<'_> {
 
     #[inline]
     fn meta_entry(&mut self, key: Piece<'_>, value: Piece<'_>) {
-        let key = self.dict.intern_msgpack(key.bytes());
-        let value = self.dict.intern_msgpack(value.bytes());
+        let key = self.dict.intern_handle(self.handles.pool(0, key), key.bytes());
+        let value = self.dict.intern_handle(self.handles.pool(1, value), value.bytes());
         wire::uint(self.out, u64::from(key));
         wire::uint(self.out, u64::from(value));
     }
@@ -226,7 +316,7 @@ impl SpanWriter for V05Writer<'_> {
 
     #[inline]
     fn metric(&mut self, key: Piece<'_>, value: f64) {
-        let key = self.dict.intern_msgpack(key.bytes());
+        let key = self.dict.intern_handle(self.handles.pool(2, key), key.bytes());
         wire::uint(self.out, u64::from(key));
         wire::float(self.out, value);
     }
@@ -234,7 +324,7 @@ impl SpanWriter for V05Writer<'_> {
     #[inline]
     fn end_span(&mut self) {
         if !self.known {
-            self.ids[3] = self.dict.intern_msgpack(self.names[3]);
+            self.ids[3] = self.dict.intern_handle(self.name_handles[3], self.names[3]);
             self.known = true;
         }
         wire::uint(self.out, u64::from(self.ids[3]));

@@ -19,7 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::compress::Compression;
-use crate::delivery::Delivery;
+use crate::delivery::{Delivery, Transport};
 use crate::error::{Error, Result};
 use crate::format::{Configured, SampleRendering};
 use crate::generator::{BlockSource, Generator};
@@ -38,6 +38,7 @@ trait ErasedConfig: Send + Sync {
     ) -> Result<Box<dyn BlockSource>>;
     fn setup_memory(&self) -> Result<SetupMemory>;
     fn warnings(&self) -> Vec<String>;
+    fn for_transport(&self, transport: Transport) -> Result<Option<Arc<dyn ErasedConfig>>>;
     #[cfg(feature = "config-files")]
     fn to_yaml(&self) -> std::result::Result<String, String>;
     fn as_any(&self) -> &dyn Any;
@@ -70,6 +71,10 @@ impl<F: Configured> ErasedConfig for Typed<F> {
 
     fn warnings(&self) -> Vec<String> {
         F::warnings(&self.0)
+    }
+
+    fn for_transport(&self, transport: Transport) -> Result<Option<Arc<dyn ErasedConfig>>> {
+        Ok(F::for_transport(&self.0, transport)?.map(|c| Arc::new(Typed::<F>(c)) as Arc<dyn ErasedConfig>))
     }
 
     #[cfg(feature = "config-files")]
@@ -139,11 +144,17 @@ impl FormatConfig {
         self.config.as_any().downcast_ref::<F::Config>()
     }
 
-    /// The same settings (compression, selection, setup-memory ceiling) over another typed
-    /// config of format `F`: what a [`crate::delivery::TransportHook`] returns.
-    #[must_use]
-    pub fn with_config<F: Configured>(&self, config: F::Config) -> Self {
-        Self { spec: FormatSpec::of::<F>(), config: Arc::new(Typed::<F>(config)), ..self.clone() }
+    /// The config to build blocks from when they travel over `transport`: this one, or the
+    /// format's change to it ([`Configured::for_transport`]), with the same compression,
+    /// selection and setup-memory ceiling.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the config cannot travel over `transport`.
+    pub fn for_transport(&self, transport: Transport) -> Result<Self> {
+        Ok(match self.config.for_transport(transport)? {
+            Some(config) => Self { config, ..self.clone() },
+            None => self.clone(),
+        })
     }
 
     /// How the format's blocks are delivered ([`Configured::DELIVERY`]).

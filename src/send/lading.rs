@@ -79,10 +79,7 @@ pub struct LadingJob {
 impl LadingJob {
     /// The stable rate in bytes per second, if that is the throttle.
     pub fn rate(&self) -> Option<u64> {
-        match self.throttle {
-            Throttle::Stable { bytes_per_second } => Some(bytes_per_second),
-            _ => None,
-        }
+        self.throttle.stable_rate()
     }
 }
 

@@ -102,10 +102,7 @@ pub struct SendOptions {
 impl SendOptions {
     /// The stable rate in bytes per second, if that is the throttle.
     pub fn rate(&self) -> Option<u64> {
-        match self.throttle {
-            Throttle::Stable { bytes_per_second } => Some(bytes_per_second),
-            _ => None,
-        }
+        self.throttle.stable_rate()
     }
 }
 
@@ -235,7 +232,7 @@ fn check(registry: &Registry, options: &SendOptions) -> Result<Checked> {
         ));
     }
     let tls = tls::setup(&options.tls, &options.target)?;
-    let config = profile.delivery.adapt(&options.config, transport)?;
+    let config = options.config.for_transport(transport)?;
     let plan = BlockPlan::new(options.seed, block_size, Amount::Total(options.cache))?.with_shard(options.shard)?;
     let http = options.target.http_url(profile.delivery.http_path).map(|url| http::HttpSpec {
         url,

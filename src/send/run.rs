@@ -56,10 +56,7 @@ pub struct RunSpec {
 impl RunSpec {
     /// The stable rate in bytes per second, if that is the throttle.
     pub fn rate(&self) -> Option<u64> {
-        match self.throttle {
-            Throttle::Stable { bytes_per_second } => Some(bytes_per_second),
-            _ => None,
-        }
+        self.throttle.stable_rate()
     }
 }
 

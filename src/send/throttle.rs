@@ -92,6 +92,14 @@ impl Throttle {
         Throttle::linear("ramp", from, to, per_second.max(1))
     }
 
+    /// The bytes per second of a [`Throttle::Stable`] throttle.
+    pub fn stable_rate(&self) -> Option<u64> {
+        match *self {
+            Throttle::Stable { bytes_per_second } => Some(bytes_per_second),
+            _ => None,
+        }
+    }
+
     /// True unless [`Throttle::AllOut`].
     pub fn is_limited(&self) -> bool {
         !matches!(self, Throttle::AllOut)

@@ -71,7 +71,7 @@ impl Stream {
 
 impl Drop for StreamConn {
     /// Ends a TLS session cleanly: close_notify, then half-close, then read what the receiver
-    /// sent (session tickets, its close_notify) for at most [`TLS_CLOSE_WAIT`]. A socket closed
+    /// sent (session tickets, its close_notify) for at most a second. A socket closed
     /// with unread bytes sends a reset, and a reset makes the receiver's kernel drop what its
     /// application has not read yet: the end of the last block.
     fn drop(&mut self) {

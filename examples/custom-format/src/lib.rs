@@ -13,7 +13,7 @@
 //! `Registry::builtin().with::<ApacheCombined>()`; payforge's sizing loop, its four strategies,
 //! the block cache, `generate`, `calibrate` and `check` then work for it unchanged.
 //!
-//! How it keeps payforge's contract (`payforge::format`):
+//! How it keeps payforge's contract (the docs of `payforge::Format`):
 //!
 //! * Every piece of text is built once at setup from [`BlockRng::for_setup`]: pools of clients,
 //!   users, paths, query strings, referers and user agents (already escaped as Apache escapes
@@ -28,11 +28,8 @@
 pub mod config;
 pub mod pools;
 
-use payforge::SetupMemory;
-use payforge::kit as setup;
-use payforge::kit::ConfRange;
-use payforge::kit::{StrPool, civil_from_days, push_u64};
-use payforge::{BlockRng, Configured, Delivery, Format, Framing};
+use payforge::kit::{self, ConfRange, StrPool, civil_from_days, push_u64};
+use payforge::{BlockRng, Configured, Delivery, Format, Framing, SetupMemory};
 
 pub use config::Config;
 
@@ -214,7 +211,7 @@ impl Configured for ApacheCombined {
         c.validate()?;
         let bounds = pools::Bounds::of(c);
         let pool = |count: u64, longest: usize| count.saturating_mul(longest as u64 + 4);
-        let key = |k: &str, v: u64| setup::key(&format!("apache_combined.{k}"), v);
+        let key = |k: &str, v: u64| kit::key(&format!("apache_combined.{k}"), v);
         m.add("clients", pool(c.clients, pools::CLIENT_LEN), || vec![key("clients", c.clients)]);
         m.add("users", pool(c.users, c.user_length.max() as usize), || vec![key("users", c.users)]);
         m.add("paths", pool(c.paths, bounds.path), || vec![key("paths", c.paths)]);

@@ -3,6 +3,8 @@
 //! it through `Framing::Custom`, and payforge's one sizing loop fills those blocks exactly on
 //! every strategy: each block equals one built from the framing's writers alone.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use payforge::{BlockRng, BlockSource, Configured, CustomFraming, Format, Framing, Generator, Strategy};
 use payforge_apache::{ApacheCombined, Config};
 use proptest::prelude::*;

@@ -138,7 +138,7 @@ impl Arena {
     #[inline]
     pub fn piece(&self, i: usize) -> Piece<'_> {
         let (tail, len) = self.tail(i);
-        Piece { tail, len }
+        Piece { tail, len, index: u32::try_from(i).unwrap_or(u32::MAX) }
     }
 
     /// Bytes of all entries.
@@ -164,9 +164,17 @@ impl Arena {
 pub struct Piece<'a> {
     tail: &'a [u8],
     len: usize,
+    /// The entry's index in its arena (a handle known when the entry is drawn).
+    index: u32,
 }
 
 impl<'a> Piece<'a> {
+    /// The entry's index in its arena.
+    #[inline]
+    pub fn index(self) -> usize {
+        self.index as usize
+    }
+
     /// The entry's bytes.
     #[inline]
     pub fn bytes(self) -> &'a [u8] {

@@ -23,6 +23,8 @@ const START_MAX_NS: u64 = 1_767_225_599_999_999_999;
 const TAG_KEYS: usize = 512;
 const TAG_VALUES: usize = 4096;
 const METRIC_KEYS: usize = 256;
+/// Strings in the tag and metric pools together.
+pub(crate) const POOL_STRINGS: usize = TAG_KEYS + TAG_VALUES + METRIC_KEYS;
 /// Deepest level a span may sit at (the root is level 1).
 const MAX_DEPTH: u8 = 8;
 /// Traces of at most this many spans keep their span table in a small stack array.
@@ -188,6 +190,11 @@ impl Shapes {
         m.add("metric keys", pool::distinct_pool_bytes(METRIC_KEYS, &c.metric_key_length, KEY_CHARS), || {
             vec![names("metric_key_length", &c.metric_key_length)]
         });
+    }
+
+    /// The tag key, tag value and metric key pools, in the order their entries' indices refer to.
+    pub(crate) fn pools(&self) -> [&Arena; 3] {
+        [&self.tag_keys.names, &self.tag_values, &self.metric_keys.names]
     }
 
     /// Fewest `meta` and `metrics` entries a span can have: the counts' minimum, capped at the

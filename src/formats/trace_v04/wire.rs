@@ -48,7 +48,21 @@ pub fn map_len(out: &mut Vec<u8>, len: usize) {
 /// Appends an unsigned integer in its smallest msgpack form.
 #[inline]
 pub fn uint(out: &mut Vec<u8>, v: u64) {
-    let _ = rmp::encode::write_uint(out, v);
+    // rmp's `write_uint`, inlined: trace-v05 writes every string as an index.
+    if v < 128 {
+        out.push(v as u8);
+    } else if v < 256 {
+        out.extend_from_slice(&[0xcc, v as u8]);
+    } else if v < 65_536 {
+        let [a, b] = (v as u16).to_be_bytes();
+        out.extend_from_slice(&[0xcd, a, b]);
+    } else if v < 1 << 32 {
+        let [a, b, c, d] = (v as u32).to_be_bytes();
+        out.extend_from_slice(&[0xce, a, b, c, d]);
+    } else {
+        out.push(0xcf);
+        out.extend_from_slice(&v.to_be_bytes());
+    }
 }
 
 /// Appends a signed integer in its smallest msgpack form.
