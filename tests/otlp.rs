@@ -292,3 +292,31 @@ fn lading_experiment_files() {
         payforge::send::lading::load(&registry, &dir.join("otel_traces_grpc.yaml"), None).unwrap_err().to_string();
     assert!(err.contains("grpc"), "{err}");
 }
+
+/// A small block of each format, decoded (printed with `--nocapture` for people to read).
+#[test]
+fn small_blocks_decode_for_reading() {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message as _;
+    let logs = FormatConfig::default_of::<OtlpLogs>();
+    let (bytes, members) = block(&logs, 7, 0, 2000).unwrap();
+    let req = ExportLogsServiceRequest::decode(bytes.as_slice()).unwrap();
+    assert_eq!(req.resource_logs.len(), members);
+    eprintln!("otlp-logs, {} bytes:\n{req:#?}", bytes.len());
+    let metrics = FormatConfig::default_of::<OtlpMetrics>();
+    let (bytes, members) = block(&metrics, 7, 0, 3000).unwrap();
+    let req = ExportMetricsServiceRequest::decode(bytes.as_slice()).unwrap();
+    assert_eq!(req.resource_metrics.len(), members);
+    eprintln!("otlp-metrics, {} bytes:\n{req:#?}", bytes.len());
+    let traces = Registry::builtin()
+        .get("otlp-traces")
+        .unwrap()
+        .load_config("payload-fixtures/otlp-traces/config.yaml".as_ref())
+        .unwrap();
+    let (bytes, members) = block(&traces, 7, 0, 4000).unwrap();
+    let req = ExportTraceServiceRequest::decode(bytes.as_slice()).unwrap();
+    assert_eq!(check_traces(&bytes, WINDOW).traces, members);
+    eprintln!("otlp-traces, {} bytes:\n{req:#?}", bytes.len());
+}
