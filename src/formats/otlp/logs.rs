@@ -233,7 +233,7 @@ impl Config {
     /// Checks every field, naming the first invalid one (`otlp_logs.<key>`) and its value.
     ///
     /// # Errors
-    /// [`Error::Config`] for the first invalid field.
+    /// [`crate::Error::Config`] for the first invalid field.
     pub fn validate(&self) -> Result<()> {
         let c = &self.contexts;
         c.total_contexts.validate("otlp_logs.contexts.total_contexts", 1..=100_000)?;

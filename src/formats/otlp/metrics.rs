@@ -166,7 +166,7 @@ impl Config {
     /// Checks every field, naming the first invalid one (`otlp_metrics.<key>`) and its value.
     ///
     /// # Errors
-    /// [`Error::Config`] for the first invalid field.
+    /// [`crate::Error::Config`] for the first invalid field.
     pub fn validate(&self) -> Result<()> {
         let c = &self.contexts;
         if self.metric_weights.summary > 0 {

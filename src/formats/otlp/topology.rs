@@ -296,7 +296,7 @@ fn valid_id(id: &str) -> bool {
 /// (`otlp_traces.services[i]...`) and its value.
 ///
 /// # Errors
-/// [`Error::Config`] for the first invalid field.
+/// [`crate::Error::Config`] for the first invalid field.
 pub fn validate(services: &[Service]) -> Result<()> {
     if services.is_empty() {
         return Err(bad("otlp_traces.services".into(), "[]", "at least one service is required"));
