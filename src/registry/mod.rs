@@ -269,7 +269,10 @@ mod tests {
 
     #[test]
     fn builtin_names_in_order() {
-        assert_eq!(Registry::builtin().names(), "syslog5424, datadog-logs, dogstatsd, trace-v04, trace-v05");
+        assert_eq!(
+            Registry::builtin().names(),
+            "syslog5424, datadog-logs, dogstatsd, trace-v04, trace-v05, otlp-logs, otlp-metrics, otlp-traces"
+        );
     }
 
     #[test]
