@@ -9,17 +9,21 @@
 //!   32 KiB of the member bytes before it as its dictionary (`deflateSetDictionary`), finished
 //!   (its last block is final); CRC-32 and ISIZE of the whole uncompressed block. A decoder sees
 //!   one valid deflate stream: the tail's back-references reach only the 32 KiB before it, which
-//!   the decoder's window holds.
-//! * **zstd**: one frame for the framing's header (a raw block, if any) and the closed segments
-//!   (one streaming context, `ZSTD_e_flush` after each segment, then an empty last raw block),
-//!   followed, when the tail's input is not empty, by a second, independent frame compressing
-//!   the tail one-shot (with its content size, no checksum). Concatenated frames are one valid
-//!   zstd stream (RFC 8878 §3.1).
+//!   the decoder's window holds. A tail probe is exactly the tail that is written.
+//! * **zstd**: ONE frame, from one streaming context: its header (no content size, written when
+//!   the block starts), the framing's header (a raw block, if any), the closed segments
+//!   (`ZSTD_e_flush` after each), and the tail, written into the same stream with `ZSTD_e_end`,
+//!   so it is compressed with the block's history and a decoder that reads only the first frame
+//!   reads the whole block. A stream cannot be forked, so a tail *probe* is an estimate: the tail
+//!   compressed one-shot by a second context with the last 32 KiB of the member bytes before it
+//!   as a raw-content dictionary, counted without its frame header. The block's definition
+//!   ([`crate::segmented`]) verifies the tail it writes and falls back deterministically.
 //!
 //! Every operation is a deterministic function of its inputs and the level (the backends are
 //! pinned with `=` in `Cargo.toml`): a reused codec is reset, never carried over between blocks.
 
 use flate2::{Compress, FlushCompress, Status};
+use zstd::zstd_safe::zstd_sys::ZSTD_EndDirective;
 use zstd::zstd_safe::{self, CCtx, CParameter, InBuffer, OutBuffer, ResetDirective};
 
 use crate::compress::{Compression, GZIP_HEADER};
@@ -32,13 +36,20 @@ pub const DEFLATE_WINDOW: usize = 32 * 1024;
 /// the output buffers grow with the compressed bytes, not with the input.
 const STREAM_ROOM: usize = 32 * 1024;
 
-/// The first frame's header when no segment is closed: magic, no content size, not single-segment,
-/// no checksum or dictionary, and the smallest window (1 KiB; the frame holds at most the
-/// framing's header, in a raw block).
-const ZSTD_EMPTY_FRAME_HEADER: [u8; 6] = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x00];
+/// The most history a zstd tail probe is given, as its dictionary.
+const ZSTD_HISTORY: usize = 256 * 1024;
 
-/// The empty last raw block that ends a zstd frame (Last_Block = 1, Raw, size 0).
-const ZSTD_LAST_EMPTY_BLOCK: [u8; 3] = [0x01, 0x00, 0x00];
+/// A zstd tail's estimate is its probe's blocks plus this fraction of them: the tail written into
+/// the stream (other table sizes, other repeat offsets, more history) comes out within about 2%
+/// of the probe, either way, and a tail over budget costs a rebuild of the block's stream.
+const ZSTD_ESTIMATE_MARGIN: usize = 32;
+
+/// The largest zstd block's content.
+const ZSTD_BLOCK_MAX: usize = 128 * 1024;
+
+/// The magic number that makes libzstd parse a dictionary as a formatted one: a history window
+/// starting with it is shortened by one byte, so every window is raw content.
+const ZSTD_DICTIONARY_MAGIC: [u8; 4] = [0x37, 0xa4, 0x30, 0xec];
 
 /// The codec state a segmented block needs: a stream for the closed segments and a compressor
 /// for tails. Kept by the `reuse` strategies between blocks (reset), built per block by `fresh`.
@@ -48,14 +59,10 @@ pub struct StreamCodec {
 
 enum Kind {
     /// One deflate compressor: the tails are compressed after the last segment is closed.
-    Gzip {
-        deflate: Box<Compress>,
-        sink: Vec<u8>,
-    },
-    Zstd {
-        stream: Box<CCtx<'static>>,
-        tail: Box<zstd::bulk::Compressor<'static>>,
-    },
+    Gzip { deflate: Box<Compress>, sink: Vec<u8> },
+    /// The block's stream, and the context that estimates tails (with the history loaded as
+    /// its dictionary by [`StreamCodec::prime`]).
+    Zstd { stream: Box<CCtx<'static>>, probe: Box<CCtx<'static>> },
 }
 
 impl std::fmt::Debug for StreamCodec {
@@ -82,18 +89,19 @@ impl StreamCodec {
                 Kind::Gzip { deflate: Box::new(Compress::new(level, false)), sink: Vec::new() }
             }
             Compression::Zstd(level) => {
-                let mut stream = CCtx::try_create().ok_or_else(|| bad(&"libzstd could not allocate a context"))?;
-                stream
-                    .set_parameter(CParameter::CompressionLevel(i32::from(level)))
-                    .map_err(|c| bad(&zstd_safe::get_error_name(c)))?;
-                let tail = zstd::bulk::Compressor::new(i32::from(level)).map_err(|e| bad(&e))?;
-                Kind::Zstd { stream: Box::new(stream), tail: Box::new(tail) }
+                let context = || {
+                    let mut c = CCtx::try_create().ok_or_else(|| bad(&"libzstd could not allocate a context"))?;
+                    c.set_parameter(CParameter::CompressionLevel(i32::from(level)))
+                        .map_err(|c| bad(&zstd_safe::get_error_name(c)))?;
+                    Ok::<_, Error>(Box::new(c))
+                };
+                Kind::Zstd { stream: context()?, probe: context()? }
             }
         };
         Ok(Some(Self { kind }))
     }
 
-    /// Starts a block: resets the stream and clears `closed`.
+    /// Starts a block: resets the stream and clears `closed` (zstd: then holds the frame header).
     ///
     /// # Errors
     /// [`Error::Io`] if the codec fails.
@@ -103,6 +111,27 @@ impl StreamCodec {
             Kind::Gzip { deflate, sink } => scrub(deflate, sink),
             Kind::Zstd { stream, .. } => {
                 stream.reset(ResetDirective::SessionOnly).map_err(zstd_error)?;
+                // A flush with no input writes the frame header (no content size) and no block.
+                zstd_stream(stream, &[], ZSTD_EndDirective::ZSTD_e_flush, closed)
+            }
+        }
+    }
+
+    /// Prepares the tail probes of a block whose closed segments hold `history`: zstd loads its
+    /// last [`DEFLATE_WINDOW`] bytes as the probe's dictionary (gzip primes each probe itself).
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the codec fails.
+    pub fn prime(&mut self, history: &[u8]) -> Result<()> {
+        match &mut self.kind {
+            Kind::Gzip { .. } => Ok(()),
+            Kind::Zstd { probe, .. } => {
+                let mut window = history.get(history.len().saturating_sub(ZSTD_HISTORY)..).unwrap_or_default();
+                if window.starts_with(&ZSTD_DICTIONARY_MAGIC) {
+                    window = window.get(1..).unwrap_or_default();
+                }
+                probe.reset(ResetDirective::SessionOnly).map_err(zstd_error)?;
+                probe.load_dictionary(window).map_err(zstd_error)?;
                 Ok(())
             }
         }
@@ -115,13 +144,44 @@ impl StreamCodec {
     pub fn segment(&mut self, input: &[u8], closed: &mut Vec<u8>) -> Result<()> {
         match &mut self.kind {
             Kind::Gzip { deflate: stream, .. } => deflate(stream, input, FlushCompress::Sync, closed),
-            Kind::Zstd { stream, .. } => zstd_stream(stream, input, closed),
+            Kind::Zstd { stream, .. } => zstd_stream(stream, input, ZSTD_EndDirective::ZSTD_e_flush, closed),
         }
     }
 
-    /// Replaces `out` with the tail compressing `input`, after `history` (the member bytes before
-    /// the tail; gzip primes its dictionary with the last [`DEFLATE_WINDOW`] of them). gzip
-    /// compresses tails with the stream's compressor: no segment may follow a tail.
+    /// Whether the tail is written into the stream ([`StreamCodec::end`], zstd) rather than being
+    /// the last probe's bytes (gzip).
+    pub fn ends_in_stream(&self) -> bool {
+        matches!(self.kind, Kind::Zstd { .. })
+    }
+
+    /// zstd: writes `input` as the tail into the stream and ends the frame, appending to
+    /// `closed`. No segment may follow. gzip: nothing (its tail is the probe's bytes).
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the codec fails.
+    pub fn end(&mut self, input: &[u8], closed: &mut Vec<u8>) -> Result<()> {
+        match &mut self.kind {
+            Kind::Gzip { .. } => Ok(()),
+            Kind::Zstd { stream, .. } => zstd_stream(stream, input, ZSTD_EndDirective::ZSTD_e_end, closed),
+        }
+    }
+
+    /// The bytes a tail probe counts for: gzip's whole tail; zstd's estimate, the probe's frame
+    /// without its header.
+    pub fn tail_len(&self, tail: &[u8]) -> usize {
+        match self.kind {
+            Kind::Gzip { .. } => tail.len(),
+            Kind::Zstd { .. } => {
+                let blocks = tail.len().saturating_sub(zstd_frame_header_len(tail));
+                blocks + blocks / ZSTD_ESTIMATE_MARGIN
+            }
+        }
+    }
+
+    /// Replaces `out` with the tail probe compressing `input`, after `history` (the member bytes
+    /// before the tail; gzip primes its dictionary with the last [`DEFLATE_WINDOW`] of them, zstd
+    /// uses what [`StreamCodec::prime`] loaded). gzip compresses tails with the stream's
+    /// compressor: no segment may follow a tail.
     ///
     /// # Errors
     /// [`Error::Io`] if the codec fails.
@@ -137,15 +197,12 @@ impl StreamCodec {
                 }
                 deflate(tail, input, FlushCompress::Finish, out)
             }
-            Kind::Zstd { tail, .. } => {
-                if input.is_empty() {
-                    return Ok(());
-                }
+            Kind::Zstd { probe, .. } => {
                 let bound = zstd_safe::compress_bound(input.len());
                 if out.capacity() < bound {
                     out.reserve(bound);
                 }
-                tail.compress_to_buffer(input, out).map_err(|e| Error::io("compress", "zstd", e))?;
+                probe.compress2(out, input).map_err(zstd_error)?;
                 Ok(())
             }
         }
@@ -156,28 +213,31 @@ impl StreamCodec {
     pub fn tail_bound(&self, len: usize) -> usize {
         match self.kind {
             Kind::Gzip { .. } => crate::compress::deflate_bound(len),
-            Kind::Zstd { .. } if len == 0 => 0,
-            Kind::Zstd { .. } => zstd_safe::compress_bound(len),
+            // At worst raw blocks of at most 128 KiB, each with a 3-byte header (at least one).
+            Kind::Zstd { .. } => len + 3 * (len / ZSTD_BLOCK_MAX + 1),
         }
     }
 
     /// Bytes the container adds around the closed segments and the tail for a framing header of
-    /// `header` bytes: gzip's header, stored block and trailer; zstd's raw block and the empty
-    /// last block that end the first frame, and its header when no segment is closed (the
-    /// stream writes it with the first segment).
-    pub fn fixed_len(&self, header: usize, closed: &[u8]) -> usize {
+    /// `header` bytes: gzip's header, stored block and trailer; zstd's raw block (its frame
+    /// header is in the closed bytes).
+    pub fn fixed_len(&self, header: usize) -> usize {
         match self.kind {
             Kind::Gzip { .. } => GZIP_HEADER.len() + 8 + if header == 0 { 0 } else { 5 + header },
             Kind::Zstd { .. } => {
-                let frame = if closed.is_empty() { ZSTD_EMPTY_FRAME_HEADER.len() } else { 0 };
-                frame + ZSTD_LAST_EMPTY_BLOCK.len() + if header == 0 { 0 } else { 3 + header }
+                if header == 0 {
+                    0
+                } else {
+                    3 + header
+                }
             }
         }
     }
 
     /// Appends the whole block to `out`: `header` is the framing's header, `closed` what
-    /// [`StreamCodec::begin`] and [`StreamCodec::segment`] wrote, `tail` the tail, and `crc` the
-    /// CRC-32 and length of the whole uncompressed block (gzip only). Returns the bytes appended.
+    /// [`StreamCodec::begin`], [`StreamCodec::segment`] and [`StreamCodec::end`] wrote, `tail`
+    /// the tail (gzip; empty for zstd), and `crc` the CRC-32 and length of the whole
+    /// uncompressed block (gzip only). Returns the bytes appended.
     pub fn assemble(&self, header: &[u8], closed: &[u8], tail: &[u8], crc: &flate2::Crc, out: &mut Vec<u8>) -> usize {
         let start = out.len();
         match self.kind {
@@ -199,9 +259,6 @@ impl StreamCodec {
             Kind::Zstd { .. } => {
                 let head = zstd_frame_header_len(closed).min(closed.len());
                 let (frame_header, blocks) = closed.split_at(head);
-                if frame_header.is_empty() {
-                    out.extend_from_slice(&ZSTD_EMPTY_FRAME_HEADER);
-                }
                 out.extend_from_slice(frame_header);
                 if !header.is_empty() {
                     // A raw, non-last block: Block_Size << 3 | Raw (0) << 1 | Last_Block (0).
@@ -210,7 +267,6 @@ impl StreamCodec {
                     out.extend_from_slice(header);
                 }
                 out.extend_from_slice(blocks);
-                out.extend_from_slice(&ZSTD_LAST_EMPTY_BLOCK);
                 out.extend_from_slice(tail);
             }
         }
@@ -276,8 +332,9 @@ fn deflate(c: &mut Compress, input: &[u8], flush: FlushCompress, out: &mut Vec<u
     }
 }
 
-/// Feeds all of `input` to the zstd stream and flushes, appending the output to `out`.
-fn zstd_stream(c: &mut CCtx<'static>, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+/// Feeds all of `input` to the zstd stream and flushes or ends the frame (`directive`),
+/// appending the output to `out`.
+fn zstd_stream(c: &mut CCtx<'static>, input: &[u8], directive: ZSTD_EndDirective, out: &mut Vec<u8>) -> Result<()> {
     let mut source = InBuffer::around(input);
     loop {
         let room = zstd_safe::compress_bound(input.len() - source.pos()).min(STREAM_ROOM) + 64;
@@ -286,9 +343,7 @@ fn zstd_stream(c: &mut CCtx<'static>, input: &[u8], out: &mut Vec<u8>) -> Result
         }
         let pos = out.len();
         let mut sink = OutBuffer::around_pos(out, pos);
-        let remaining = c
-            .compress_stream2(&mut sink, &mut source, zstd_safe::zstd_sys::ZSTD_EndDirective::ZSTD_e_flush)
-            .map_err(zstd_error)?;
+        let remaining = c.compress_stream2(&mut sink, &mut source, directive).map_err(zstd_error)?;
         if remaining == 0 && source.pos() == input.len() {
             return Ok(());
         }

@@ -41,6 +41,7 @@ use crate::compress::Compression;
 use crate::error::{Error, Result};
 use crate::fill::Filled;
 use crate::format::Format;
+use crate::framing::Framing;
 use crate::rng::BlockRng;
 use crate::search::{Found, Probe, longest_prefix};
 use crate::strategy::{BufferPolicy, Strategy};
@@ -149,8 +150,7 @@ impl Segmented {
         // Closed segments: `k` members, the first `start` bytes of the scratch buffer.
         let (mut k, mut start) = (0usize, 0usize);
         loop {
-            let used =
-                self.codec.fixed_len(framing.header_len(k.max(1)), &bufs.closed) + bufs.closed.len() + tail_reserve;
+            let used = self.codec.fixed_len(framing.header_len(k.max(1))) + bufs.closed.len() + tail_reserve;
             let room = budget.saturating_sub(used);
             if room < floor.max(1) {
                 break;
@@ -181,24 +181,18 @@ impl Segmented {
             let input = ws.scratch.get(start..stop).unwrap_or_default();
             self.codec.segment(input, &mut bufs.closed)?;
             self.encoded += input.len();
-            let used = self.codec.fixed_len(framing.header_len(end), &bufs.closed) + bufs.closed.len() + tail_reserve;
+            let used = self.codec.fixed_len(framing.header_len(end)) + bufs.closed.len() + tail_reserve;
             if used > budget {
                 // Compressed far worse than the ratio so far: rebuild the stream without it.
-                self.codec.begin(&mut bufs.closed)?;
-                let mut from = 0;
-                for &to in &bufs.ends {
-                    let input = ws.scratch.get(from..to).unwrap_or_default();
-                    self.codec.segment(input, &mut bufs.closed)?;
-                    self.encoded += input.len();
-                    from = to;
-                }
+                self.rebuild(&ws.scratch)?;
                 break;
             }
             (k, start) = (end, stop);
             bufs.ends.push(stop);
         }
         // The tail: the longest run of members after the closed segments that still fits.
-        let closed = bufs.closed.len();
+        self.codec.prime(ws.scratch.get(..start).unwrap_or_default())?;
+        let closed = self.bufs.closed.len();
         let tail_budget = budget.saturating_sub(closed);
         let mut best_n = 0usize;
         let mut failure = None;
@@ -217,8 +211,7 @@ impl Segmented {
                     Probe::Exceeds { at: n, size: usize::MAX }
                 }
                 Ok(()) => {
-                    let size =
-                        self.codec.fixed_len(framing.header_len(members), &self.bufs.closed) + self.bufs.tail.len();
+                    let size = self.codec.fixed_len(framing.header_len(members)) + self.codec.tail_len(&self.bufs.tail);
                     if size > tail_budget {
                         return Probe::Exceeds { at: n, size };
                     }
@@ -233,7 +226,7 @@ impl Segmented {
         if let Some(e) = failure {
             return Err(e);
         }
-        let members = match found {
+        let mut members = match found {
             Found::Prefix { members, .. } => k + members,
             Found::Nothing { first_size } if k == 0 => {
                 return Err(Error::BudgetTooSmall {
@@ -250,6 +243,11 @@ impl Segmented {
                 k
             }
         };
+        if self.codec.ends_in_stream() {
+            members = self.end_in_stream(&ws.scratch, &ws.offsets, framing, k, members, budget)?;
+            self.bufs.best.clear();
+        }
+        let closed = self.bufs.closed.len();
         let body = ws.offsets.get(members).copied().unwrap_or(start);
         let bufs = &mut self.bufs;
         bufs.header.clear();
@@ -258,7 +256,7 @@ impl Segmented {
         crc.update(&bufs.header);
         crc.update(ws.scratch.get(..body).unwrap_or_default());
         crc.update(&bufs.trailer);
-        let len = self.codec.fixed_len(bufs.header.len(), &bufs.closed) + closed + bufs.best.len();
+        let len = self.codec.fixed_len(bufs.header.len()) + closed + bufs.best.len();
         reserve_output(out, len, budget);
         let bytes = self.codec.assemble(&bufs.header, &bufs.closed, &bufs.best, &crc, out);
         debug_assert_eq!(bytes, len);
@@ -269,17 +267,68 @@ impl Segmented {
     /// `self.bufs.tail`.
     fn tail_probe(&mut self, scratch: &[u8], start: usize, stop: usize) -> Result<()> {
         let history = scratch.get(..start).unwrap_or_default();
-        let members = scratch.get(start..stop).unwrap_or_default();
         let bufs = &mut self.bufs;
-        let input = if bufs.trailer.is_empty() {
-            members
-        } else {
-            bufs.tail_in.clear();
-            bufs.tail_in.extend_from_slice(members);
-            bufs.tail_in.extend_from_slice(&bufs.trailer);
-            &bufs.tail_in
-        };
+        let input = tail_input(&mut bufs.tail_in, &bufs.trailer, scratch, start, stop);
         self.encoded += input.len();
         self.codec.tail(history, input, &mut bufs.tail)
     }
+
+    /// Restarts the stream and closes the kept segments again (same bytes).
+    fn rebuild(&mut self, scratch: &[u8]) -> Result<()> {
+        self.codec.begin(&mut self.bufs.closed)?;
+        let mut from = 0;
+        for &to in &self.bufs.ends {
+            let input = scratch.get(from..to).unwrap_or_default();
+            self.codec.segment(input, &mut self.bufs.closed)?;
+            self.encoded += input.len();
+            from = to;
+        }
+        Ok(())
+    }
+
+    /// zstd: writes the tail of `members - k` members (the search's answer, by estimate) into the
+    /// stream, ending the frame, and returns the block's member count. If the block is then over
+    /// budget, the stream is rebuilt and ended with one member fewer, until it fits; a tail of
+    /// the trailer alone fits by the bound reserved for it.
+    fn end_in_stream(
+        &mut self,
+        scratch: &[u8],
+        offsets: &[usize],
+        framing: Framing,
+        k: usize,
+        mut members: usize,
+        budget: usize,
+    ) -> Result<usize> {
+        let start = offsets.get(k).copied().unwrap_or(0);
+        loop {
+            let stop = offsets.get(members).copied().unwrap_or(start);
+            let bufs = &mut self.bufs;
+            let input = tail_input(&mut bufs.tail_in, &bufs.trailer, scratch, start, stop);
+            self.encoded += input.len();
+            self.codec.end(input, &mut bufs.closed)?;
+            let size = self.codec.fixed_len(framing.header_len(members)) + self.bufs.closed.len();
+            if size <= budget {
+                return Ok(members);
+            }
+            if members == k {
+                // Not reached: the bound reserved for a trailer-only tail kept room for it.
+                return Err(Error::BudgetTooSmall { format: framing.name(), budget, needed: size, smallest: size });
+            }
+            members -= 1;
+            self.rebuild(scratch)?;
+        }
+    }
+}
+
+/// The tail's input: the scratch bytes `start..stop`, and the trailer if the framing has one
+/// (copied after them into `tail_in`).
+fn tail_input<'a>(tail_in: &'a mut Vec<u8>, trailer: &[u8], scratch: &'a [u8], start: usize, stop: usize) -> &'a [u8] {
+    let members = scratch.get(start..stop).unwrap_or_default();
+    if trailer.is_empty() {
+        return members;
+    }
+    tail_in.clear();
+    tail_in.extend_from_slice(members);
+    tail_in.extend_from_slice(trailer);
+    tail_in
 }
