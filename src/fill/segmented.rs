@@ -1,11 +1,11 @@
-//! Compressed blocks in one pass: closed segments streamed once, an exact search on the tail.
+//! Compressed blocks in one pass: closed segments streamed once, a searched tail.
 //!
 //! # The block's definition (every strategy, every framing without a dictionary)
 //!
 //! Let `P` be the member stream's framed members back to back (what encode-once writes), `H(k)`
 //! the framing's header for `k` members and `T` its trailer. The block for budget `B` holds the
 //! first `k` members, uncompressed `H(k) ++ P[..end(k)] ++ T`, compressed as the codec's
-//! container ([`crate::stream_codec`]) around two parts:
+//! container ([`crate::stream_codec`]: one gzip member, or one zstd frame) around two parts:
 //!
 //! 1. **Closed segments**: runs of whole members `P[e(i-1)..e(i)]`, fed in order to one
 //!    streaming compressor and flushed after each, so the exact compressed length is known after
@@ -14,21 +14,30 @@
 //!    and a bound on a tail holding only `T`, stop closing segments once
 //!    `room < B / FLOOR_DIVISOR` (per codec); otherwise the next segment is the longest run of
 //!    whole members of at most `room × 2/3 × r` bytes, where `r` is the ratio (uncompressed /
-//!    compressed) of the segments closed so far, 1 before the first (no segment is closed when not
-//!    even one member is that short). The segment is kept if the block with it and a `T`-only tail still fits the budget by that bound; if not
-//!    (it compressed far worse than `r` predicted) it is dropped, the stream is rebuilt from the
-//!    kept segments (same bytes), and no more segments are closed.
-//! 2. **The tail**: the longest run of the following members whose block fits, found by
-//!    [`crate::search::longest_prefix`] over the tail's member count (`n = 0`, the tail of `T`
-//!    alone, always fits). Each probe compresses only the tail's input
-//!    `P[e(last)..end(k)] ++ T` (gzip: a deflate stream primed with the 32 KiB before it; zstd: an
-//!    independent frame), so a probe costs the tail, not the block.
+//!    compressed) of the segments closed so far, 1 before the first (no segment is closed when
+//!    not even one member is that short). The segment is kept if the block with it and a
+//!    `T`-only tail still fits the budget by that bound; if not (it compressed far worse than `r`
+//!    predicted) it is dropped, the stream is rebuilt from the kept segments (same bytes), and no
+//!    more segments are closed.
+//! 2. **The tail**: the following members, `n` of them, then `T`, compressed *with the block's
+//!    history*. `n` is found by [`crate::search::longest_prefix`] over the tail's member count
+//!    (`n = 0`, the tail of `T` alone, always fits), and each probe compresses only the tail's
+//!    input `P[e(last)..end(k)] ++ T`, so a probe costs the tail, not the block:
+//!    * **gzip**: a probe is a deflate stream primed with the 32 KiB before the tail, finished.
+//!      It is exactly the bytes written, so `n` is the longest tail that fits: `n` fits, `n + 1`
+//!      was probed and does not, and no probed count above `n` fits (as for one-shot blocks).
+//!    * **zstd**: the tail is written into the block's own stream (`ZSTD_e_end`), which cannot be
+//!      forked per probe, so a probe is an *estimate*: the tail compressed one-shot by a second
+//!      context with the 256 KiB before it as a raw-content dictionary, its blocks counted
+//!      plus 1/32. The search's `n` is written and the block verified; if it is over budget
+//!      (rare: 1 block in 400 or fewer in the measured cells), the stream is rebuilt from the
+//!      closed segments and ended with `n - 1` members, and so on down to `T` alone, which fits
+//!      by the bound reserved for it. So `n` is the longest tail whose *estimate* fits, less
+//!      the members the verification removed, and the block is never over budget.
 //!
-//! Each closed segment goes through the compressor once (twice in the rare rebuild), and the tail
-//! is at most about `B / FLOOR_DIVISOR` compressed, so the bytes compressed per block are close to
-//! one pass. The result is never over budget (the answer was probed and fits), and, as for one-shot
-//! blocks, "the longest tail that fits" is the search's answer: `n` fits, `n + 1` was probed and
-//! does not, and no probed count above `n` fits.
+//! Each closed segment goes through the compressor once (twice in the rare rebuilds), and the
+//! tail is at most about `B / FLOOR_DIVISOR` compressed, so the bytes compressed per block are
+//! close to one pass.
 //!
 //! Both sizings share this path: the compressor needs every member's bytes anyway, so members are
 //! encoded once into the workspace's scratch buffer; the buffer policy still decides whether the
@@ -80,8 +89,8 @@ impl SegmentBuffers {
 
 /// The tail is searched once the room left is below `budget / FLOOR_DIVISOR`. A deflate segment
 /// end costs a block header, so gzip closes fewer, larger segments and searches a larger tail
-/// (primed, it compresses as well as the stream); a zstd tail is an independent frame, which
-/// compresses worse without the block's history, so zstd keeps it small.
+/// (primed, it compresses as well as the stream); a zstd tail is estimated, not exact, and each
+/// probe loads up to 256 KiB of history, so zstd keeps it small.
 const fn floor_divisor(compression: Compression) -> usize {
     match compression {
         Compression::Zstd(_) => 256,
