@@ -13,6 +13,14 @@
 //! `vs one-shot` is the blocks' total size over the one-shot compression of the same uncompressed
 //! blocks, minus one: what the block's definition costs in compression ratio.
 //!
+//! ```text
+//! cargo run --release --example compressed_limit -- ratio [MIB] [FORMAT...]
+//! ```
+//!
+//! The ratio mode measures only that, on at least `MIB` (default 16) MiB of uncompressed content
+//! per cell: blocks 0, 1, 2, ... of seed 0 until their decompressed lengths reach it, each block
+//! decompressed and compressed again one-shot with the same codec and level. It is deterministic.
+//!
 //! The same source builds against old and new payforge, so one run can compare both binaries.
 
 use std::time::Instant;
@@ -21,12 +29,15 @@ use payforge::{BlockRng, Compression, Compressor, Registry, Selection};
 
 fn main() -> payforge::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "ratio") {
+        return ratio_mode(&args[1..]);
+    }
     let blocks_64k: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(64);
     let reps: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(3);
     let formats: Vec<String> = if args.len() > 2 {
         args[2..].to_vec()
     } else {
-        ["syslog5424", "dogstatsd", "trace-v04", "datadog-logs"].map(String::from).to_vec()
+        FORMATS.map(String::from).to_vec()
     };
     println!(
         "| format | codec | budget | strategy | emitted MiB/s | limit MiB/s | emitted/limit | amplification | fill | vs one-shot | blocks |"
@@ -38,6 +49,45 @@ fn main() -> payforge::Result<()> {
                 // The same volume of output per cell: 1 MiB blocks are 16 times fewer.
                 let blocks = if budget == 1 << 20 { (blocks_64k / 16).max(2) } else { blocks_64k };
                 cell(name, compression, budget, blocks, reps)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+const FORMATS: [&str; 4] = ["syslog5424", "dogstatsd", "trace-v04", "datadog-logs"];
+
+fn ratio_mode(args: &[String]) -> payforge::Result<()> {
+    let mib: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(16);
+    let formats: Vec<String> =
+        if args.len() > 1 { args[1..].to_vec() } else { FORMATS.map(String::from).to_vec() };
+    println!("| format | codec | budget | blocks | uncompressed MiB | blocks' bytes | one-shot bytes | vs one-shot |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let registry = Registry::builtin();
+    for name in &formats {
+        for compression in [Compression::Gzip(6), Compression::Zstd(3)] {
+            for budget in [64usize << 10, 1 << 20] {
+                let strategy = Selection::embedded().resolve(name, compression, budget as u64);
+                let config = registry.default_config(name)?;
+                let mut source = config.with_compression(compression).build(0, strategy)?;
+                let mut compressor = Compressor::new(compression)?;
+                let (mut out, mut again) = (Vec::new(), Vec::new());
+                let (mut raw, mut packed, mut one_shot, mut blocks) = (0usize, 0usize, 0usize, 0u64);
+                while raw < mib << 20 {
+                    out.clear();
+                    let filled = source.fill(&mut BlockRng::for_block(0, blocks), budget, &mut out)?;
+                    let plain = compression.decompress(&out)?;
+                    raw += plain.len();
+                    packed += filled.bytes;
+                    one_shot += compressor.compress(&plain, &mut again)?;
+                    blocks += 1;
+                }
+                println!(
+                    "| {name} | {compression} | {} KiB | {blocks} | {:.2} | {packed} | {one_shot} | {:+.3}% |",
+                    budget >> 10,
+                    raw as f64 / f64::from(1 << 20),
+                    100.0 * (packed as f64 / one_shot as f64 - 1.0),
+                );
             }
         }
     }
