@@ -36,8 +36,10 @@ pub const DEFLATE_WINDOW: usize = 32 * 1024;
 /// the output buffers grow with the compressed bytes, not with the input.
 const STREAM_ROOM: usize = 32 * 1024;
 
-/// The most history a zstd tail probe is given, as its dictionary.
-const ZSTD_HISTORY: usize = 256 * 1024;
+/// The most history a zstd tail probe is given, as its dictionary (built once per block). 256 KiB
+/// estimated dogstatsd's 1 MiB tails a little closer (fill +0.04 pp) but building it cost a
+/// quarter of the 64 KiB cells' throughput.
+const ZSTD_HISTORY: usize = 32 * 1024;
 
 /// A zstd tail's estimate is its probe's blocks plus this fraction of them: the tail written into
 /// the stream (other table sizes, other repeat offsets, more history) comes out within about 2%
@@ -118,7 +120,7 @@ impl StreamCodec {
     }
 
     /// Prepares the tail probes of a block whose closed segments hold `history`: zstd loads its
-    /// last [`DEFLATE_WINDOW`] bytes as the probe's dictionary (gzip primes each probe itself).
+    /// last `ZSTD_HISTORY` (32 KiB) bytes as the probe's dictionary (gzip primes each probe itself).
     ///
     /// # Errors
     /// [`Error::Io`] if the codec fails.

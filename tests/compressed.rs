@@ -154,10 +154,10 @@ mod naive {
         4 + 1 + usize::from(d & 0x20 == 0) + [0, 1, 2, 4][usize::from(d & 3)] + fcs
     }
 
-    /// The zstd tail's estimate: compressed one-shot with the last 256 KiB of `history` (not
+    /// The zstd tail's estimate: compressed one-shot with the last 32 KiB of `history` (not
     /// starting with the dictionary magic) as a raw dictionary, blocks only, plus 1/32.
     fn zstd_estimate(level: u8, history: &[u8], input: &[u8]) -> usize {
-        let mut window = &history[history.len().saturating_sub(256 * 1024)..];
+        let mut window = &history[history.len().saturating_sub(32 * 1024)..];
         if window.starts_with(&[0x37, 0xa4, 0x30, 0xec]) {
             window = &window[1..];
         }

@@ -28,7 +28,7 @@
 //!      was probed and does not, and no probed count above `n` fits (as for one-shot blocks).
 //!    * **zstd**: the tail is written into the block's own stream (`ZSTD_e_end`), which cannot be
 //!      forked per probe, so a probe is an *estimate*: the tail compressed one-shot by a second
-//!      context with the 256 KiB before it as a raw-content dictionary, its blocks counted
+//!      context with the 32 KiB before it as a raw-content dictionary, its blocks counted
 //!      plus 1/32. The search's `n` is written and the block verified; if it is over budget
 //!      (rare: 1 block in 400 or fewer in the measured cells), the stream is rebuilt from the
 //!      closed segments and ended with `n - 1` members, and so on down to `T` alone, which fits
@@ -90,7 +90,7 @@ impl SegmentBuffers {
 /// The tail is searched once the room left is below `budget / FLOOR_DIVISOR`. A deflate segment
 /// end costs a block header, so gzip closes fewer, larger segments and searches a larger tail
 /// (primed, it compresses as well as the stream); a zstd tail is estimated, not exact, and each
-/// probe loads up to 256 KiB of history, so zstd keeps it small.
+/// probe uses up to 32 KiB of history, so zstd keeps it small.
 const fn floor_divisor(compression: Compression) -> usize {
     match compression {
         Compression::Zstd(_) => 256,
@@ -262,9 +262,12 @@ impl Segmented {
         bufs.header.clear();
         framing.write_header_with(members, body, &ws.dict, ws.dict.size(), &mut bufs.header);
         let mut crc = Crc::new();
-        crc.update(&bufs.header);
-        crc.update(ws.scratch.get(..body).unwrap_or_default());
-        crc.update(&bufs.trailer);
+        if !self.codec.ends_in_stream() {
+            // gzip's trailer: the CRC-32 of the whole uncompressed block (zstd has no checksum).
+            crc.update(&bufs.header);
+            crc.update(ws.scratch.get(..body).unwrap_or_default());
+            crc.update(&bufs.trailer);
+        }
         let len = self.codec.fixed_len(bufs.header.len()) + closed + bufs.best.len();
         reserve_output(out, len, budget);
         let bytes = self.codec.assemble(&bufs.header, &bufs.closed, &bufs.best, &crc, out);
