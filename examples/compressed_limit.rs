@@ -34,11 +34,7 @@ fn main() -> payforge::Result<()> {
     }
     let blocks_64k: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(64);
     let reps: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(3);
-    let formats: Vec<String> = if args.len() > 2 {
-        args[2..].to_vec()
-    } else {
-        FORMATS.map(String::from).to_vec()
-    };
+    let formats: Vec<String> = if args.len() > 2 { args[2..].to_vec() } else { FORMATS.map(String::from).to_vec() };
     println!(
         "| format | codec | budget | strategy | emitted MiB/s | limit MiB/s | emitted/limit | amplification | fill | vs one-shot | blocks |"
     );
@@ -59,8 +55,7 @@ const FORMATS: [&str; 4] = ["syslog5424", "dogstatsd", "trace-v04", "datadog-log
 
 fn ratio_mode(args: &[String]) -> payforge::Result<()> {
     let mib: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(16);
-    let formats: Vec<String> =
-        if args.len() > 1 { args[1..].to_vec() } else { FORMATS.map(String::from).to_vec() };
+    let formats: Vec<String> = if args.len() > 1 { args[1..].to_vec() } else { FORMATS.map(String::from).to_vec() };
     println!("| format | codec | budget | blocks | uncompressed MiB | blocks' bytes | one-shot bytes | vs one-shot |");
     println!("|---|---|---|---|---|---|---|---|");
     let registry = Registry::builtin();
