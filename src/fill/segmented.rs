@@ -75,6 +75,24 @@ pub(crate) struct SegmentBuffers {
 }
 
 impl SegmentBuffers {
+    /// `reuse`: room, made once, for what a block of `budget` usually needs, so that a tail a
+    /// little longer than any seen while warming up does not reallocate in the steady state: the
+    /// whole compressed block in `closed` (zstd writes its tail there), and half the budget for
+    /// a tail's input and its probes (tails are at most about `budget / 16` compressed).
+    fn make_room(&mut self, budget: usize) {
+        let half = budget / 2;
+        for (buffer, want) in [
+            (&mut self.closed, budget.saturating_add(budget / 8)),
+            (&mut self.tail_in, half),
+            (&mut self.tail, half),
+            (&mut self.best, half),
+        ] {
+            if buffer.capacity() < want {
+                buffer.reserve(want - buffer.len());
+            }
+        }
+    }
+
     /// Bytes of capacity held.
     pub(crate) fn retained_bytes(&self) -> usize {
         self.closed.capacity()
@@ -113,6 +131,9 @@ pub(super) fn fill_segmented<F: Format>(
         ws.widen_for_compressed();
     }
     let mut bufs = std::mem::take(&mut ws.segments);
+    if reuse {
+        bufs.make_room(budget);
+    }
     let codec = match bufs.codec.take() {
         Some(codec) => codec,
         None => StreamCodec::new(compression)?
