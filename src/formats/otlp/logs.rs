@@ -21,10 +21,12 @@ use crate::framing::Framing;
 use crate::rng::BlockRng;
 use crate::setup::{self, SetupMemory, key};
 
+use crate::formats::vocabulary::{PLAIN_LOG_WORD_BYTES, PLAIN_LOG_WORDS as WORDS};
+
 use super::pools::{AttrSet, AttrTable, BytePool, SCRATCH_BYTES, Value, any_value_len, put_any_value};
 use super::resource::{self, ResourceShape};
-use super::wire::{self, FIXED32_FIELD, FIXED64_FIELD, len_field, put_len_header, varint_field, varint_len};
-use super::{DEFAULT_WINDOW_MS, MAX_SCOPES, MAX_TIMESTAMP_MS, SCHEMA_URL, Weighted, member_rng};
+use super::wire::{self, FIXED32_FIELD, FIXED64_FIELD, len_field, put_len_header, varint_field};
+use super::{DEFAULT_WINDOW_MS, MAX_SCOPES, MAX_TIMESTAMP_MS, SCHEMA_URL, Weighted};
 
 /// Configuration of `otlp-logs`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -142,92 +144,8 @@ impl Default for Config {
 pub const SEVERITIES: [(u8, &str); 6] =
     [(1, "TRACE"), (5, "DEBUG"), (9, "INFO"), (13, "WARN"), (17, "ERROR"), (21, "FATAL")];
 
-const WORDS: &[&str] = &[
-    "request",
-    "completed",
-    "failed",
-    "user",
-    "order",
-    "payment",
-    "timeout",
-    "connection",
-    "retrying",
-    "cache",
-    "miss",
-    "hit",
-    "database",
-    "query",
-    "took",
-    "upstream",
-    "returned",
-    "status",
-    "processing",
-    "batch",
-    "records",
-    "received",
-    "sent",
-    "queue",
-    "consumer",
-    "lag",
-    "session",
-    "expired",
-    "token",
-    "refreshed",
-    "invalid",
-    "input",
-    "for",
-    "the",
-    "a",
-    "to",
-    "from",
-    "with",
-    "after",
-    "attempt",
-    "handler",
-    "started",
-    "stopped",
-    "worker",
-    "job",
-    "checkout",
-    "cart",
-    "inventory",
-    "reserved",
-    "lock",
-    "acquired",
-    "shard",
-    "replica",
-    "leader",
-    "latency",
-    "exceeded",
-    "threshold",
-    "memory",
-    "gc",
-    "pause",
-    "thread",
-    "pool",
-    "exhausted",
-    "rejected",
-    "accepted",
-    "tls",
-    "handshake",
-    "dns",
-    "lookup",
-    "socket",
-    "closed",
-    "reset",
-    "by",
-    "peer",
-    "POST",
-    "GET",
-    "/api/v1/orders",
-    "200",
-    "404",
-    "500",
-    "503",
-    "café",
-];
 /// Longest word of [`WORDS`] plus its space.
-const WORD_BYTES: usize = 16;
+const WORD_BYTES: usize = PLAIN_LOG_WORD_BYTES + 1;
 
 impl Config {
     /// Checks every field, naming the first invalid one (`otlp_logs.<key>`) and its value.
@@ -554,25 +472,8 @@ impl Format for OtlpLogs {
     }
 
     fn encode(&self, m: &Member, out: &mut Vec<u8>) {
-        let mut rng = member_rng(m.seed);
-        let resource = self.resources.get(self.resources.pick(&mut rng));
-        let scopes = (self.config.contexts.scopes_per_resource.sample(&mut rng).min(MAX_SCOPES)) as usize;
-        // Sizing pass: every ScopeLogs' length, from a copy of the RNG.
-        let mut lens = [0usize; MAX_SCOPES as usize];
-        let mut sizing = rng.clone();
-        let mut body = resource.len() + len_field(SCHEMA_URL.len());
-        for len in lens.iter_mut().take(scopes) {
-            *len = self.scope_logs(&mut sizing, None);
-            body += len_field(*len);
-        }
-        // Writing pass, replaying the same draws.
-        out.reserve(1 + varint_len(body as u64) + body);
-        put_len_header(out, 1, body);
-        out.extend_from_slice(resource);
-        for &len in lens.iter().take(scopes) {
-            self.scope_logs(&mut rng, Some((len, out)));
-        }
-        wire::put_bytes(out, 3, SCHEMA_URL.as_bytes());
+        let scopes = &self.config.contexts.scopes_per_resource;
+        super::put_resource_entry(&self.resources, scopes, m.seed, out, |rng, write| self.scope_logs(rng, write));
     }
 }
 

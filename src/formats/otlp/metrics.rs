@@ -27,7 +27,7 @@ use crate::setup::{self, SetupMemory, key};
 use super::pools::{AttrSet, AttrTable, BytePool, SCRATCH_BYTES};
 use super::resource::{self, ResourceShape};
 use super::wire::{self, FIXED64_FIELD, len_field, put_len_header, varint_field, varint_len};
-use super::{DEFAULT_WINDOW_MS, MAX_SCOPES, MAX_TIMESTAMP_MS, SCHEMA_URL, Weighted, member_rng};
+use super::{DEFAULT_WINDOW_MS, MAX_SCOPES, MAX_TIMESTAMP_MS, SCHEMA_URL, Weighted};
 
 /// Configuration of `otlp-metrics`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -688,22 +688,7 @@ impl Format for OtlpMetrics {
     }
 
     fn encode(&self, m: &Member, out: &mut Vec<u8>) {
-        let mut rng = member_rng(m.seed);
-        let resource = self.resources.get(self.resources.pick(&mut rng));
-        let scopes = (self.config.contexts.scopes_per_resource.sample(&mut rng).min(MAX_SCOPES)) as usize;
-        let mut lens = [0usize; MAX_SCOPES as usize];
-        let mut sizing = rng.clone();
-        let mut body = resource.len() + len_field(SCHEMA_URL.len());
-        for len in lens.iter_mut().take(scopes) {
-            *len = self.scope_metrics(&mut sizing, None);
-            body += len_field(*len);
-        }
-        out.reserve(1 + varint_len(body as u64) + body);
-        put_len_header(out, 1, body);
-        out.extend_from_slice(resource);
-        for &len in lens.iter().take(scopes) {
-            self.scope_metrics(&mut rng, Some((len, out)));
-        }
-        wire::put_bytes(out, 3, SCHEMA_URL.as_bytes());
+        let scopes = &self.config.contexts.scopes_per_resource;
+        super::put_resource_entry(&self.resources, scopes, m.seed, out, |rng, write| self.scope_metrics(rng, write));
     }
 }

@@ -42,6 +42,37 @@ fn member_rng(seed: u64) -> BlockRng {
     BlockRng::for_block(seed, MEMBER_STREAM)
 }
 
+/// Writes the `Resource*` entry (field 1 of the request) of the member with `seed`: a resource
+/// picked from `resources`, `scopes_per_resource` scope entries made by `scope`, and the schema
+/// URL. `scope(rng, None)` returns a scope entry's length without writing (the sizing pass, on a
+/// copy of the RNG); `scope(rng, Some((len, out)))` writes that entry, replaying the same draws.
+/// So the entry's length prefix is known before its body, and nothing is written twice.
+fn put_resource_entry(
+    resources: &pools::BytePool,
+    scopes_per_resource: &crate::config::ConfRange,
+    seed: u64,
+    out: &mut Vec<u8>,
+    mut scope: impl FnMut(&mut BlockRng, Option<(usize, &mut Vec<u8>)>) -> usize,
+) {
+    let mut rng = member_rng(seed);
+    let resource = resources.get(resources.pick(&mut rng));
+    let scopes = scopes_per_resource.sample(&mut rng).min(MAX_SCOPES) as usize;
+    let mut lens = [0usize; MAX_SCOPES as usize];
+    let mut sizing = rng.clone();
+    let mut body = resource.len() + wire::len_field(SCHEMA_URL.len());
+    for len in lens.iter_mut().take(scopes) {
+        *len = scope(&mut sizing, None);
+        body += wire::len_field(*len);
+    }
+    out.reserve(1 + wire::varint_len(body as u64) + body);
+    wire::put_len_header(out, 1, body);
+    out.extend_from_slice(resource);
+    for &len in lens.iter().take(scopes) {
+        scope(&mut rng, Some((len, out)));
+    }
+    wire::put_bytes(out, 3, SCHEMA_URL.as_bytes());
+}
+
 /// Timestamps of the default window, in milliseconds since the Unix epoch: all of 2026 and
 /// 2027 (recent for a collector that drops old data, fixed so payloads reproduce).
 pub const DEFAULT_WINDOW_MS: (u64, u64) = (1_767_225_600_000, 1_830_297_599_999);

@@ -11,29 +11,11 @@ use crate::error::Result;
 use crate::rng::BlockRng;
 use crate::setup;
 
+use crate::formats::vocabulary::{SERVICE_COMBOS, push_service_name};
+
 use super::pools::{AttrTable, BytePool, SCRATCH_BYTES, Value, kv_fragment_len, put_kv_fragment};
 use super::wire::{self, len_field, put_len_header};
 
-/// Service names are `<domain>-<role>`, numbered once the combinations run out.
-const SERVICE_DOMAINS: &[&str] = &[
-    "checkout",
-    "payment",
-    "auth",
-    "user",
-    "cart",
-    "search",
-    "inventory",
-    "shipping",
-    "billing",
-    "notification",
-    "gateway",
-    "catalog",
-    "pricing",
-    "recommendation",
-    "fraud",
-    "ledger",
-];
-const SERVICE_ROLES: &[&str] = &["api", "worker", "service", "web", "consumer", "cron", "grpc"];
 const NAMESPACES: &[&str] = &["shop", "payments", "platform", "identity", "data"];
 const VERSIONS: &[&str] = &["1.0.3", "1.4.0", "2.4.17", "2.5.0-rc1", "3.0.0", "3.1.2"];
 const LANGUAGES: &[(&str, &str)] = &[
@@ -86,15 +68,7 @@ const RESOURCE_ATTR_BYTES: usize = 160;
 
 /// The name of service `i`.
 pub fn service_name(i: usize, out: &mut String) {
-    let combos = SERVICE_DOMAINS.len() * SERVICE_ROLES.len();
-    let combo = (i % combos).wrapping_mul(37) % combos;
-    out.push_str(SERVICE_DOMAINS.get(combo / SERVICE_ROLES.len()).copied().unwrap_or("app"));
-    out.push('-');
-    out.push_str(SERVICE_ROLES.get(combo % SERVICE_ROLES.len()).copied().unwrap_or("api"));
-    if i >= combos {
-        out.push('-');
-        out.push_str(itoa::Buffer::new().format(i / combos));
-    }
+    push_service_name((i % SERVICE_COMBOS).wrapping_mul(37) % SERVICE_COMBOS, i / SERVICE_COMBOS, out);
 }
 
 /// Bytes [`build_resources`] reserves.
