@@ -116,4 +116,12 @@ fn otlp_metrics_setup_stays_within_its_estimate_with_many_attribute_values() {
     for (peak, total, estimate) in worst {
         assert!(peak <= total, "setup took {peak} B, above its estimate {estimate}");
     }
+    // Under a low ceiling the same config is refused, naming the keys that drive the attributes.
+    let config = parse("otlp-metrics", "attribute_values: 4096\n").with_max_setup_memory(1 << 20);
+    let (err, peak) = failed_build(&config);
+    let msg = err.to_string();
+    for needle in ["`otlp_metrics.contexts.attributes_per_metric`", "`otlp_metrics.attribute_values` = 4096"] {
+        assert!(msg.contains(needle), "{needle:?} missing: {msg}");
+    }
+    assert!(peak < 1 << 20, "a rejected config allocated {peak} bytes");
 }

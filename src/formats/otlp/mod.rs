@@ -15,6 +15,7 @@
 //! ([`pools`], [`resource`]) and copied by handle, so nothing is buffered and copied per
 //! member, and a member never allocates.
 
+pub mod entry_pools;
 pub mod logs;
 pub mod metrics;
 pub mod pools;
