@@ -24,7 +24,7 @@ pub struct Baselines {
     pub toolchain: String,
     /// `valgrind --version` of the measuring valgrind.
     pub valgrind: String,
-    /// The cargo profile of the measured build ([`GATE_PROFILE`] for the committed baselines).
+    /// The cargo profile of the measured build (`instructions` for the committed baselines).
     pub build: String,
     /// Per cell name (see [`super::Cell::name`]), its counts.
     #[serde(default)]

@@ -241,7 +241,9 @@ impl Configured for OtlpLogs {
     const NAME: &'static str = "otlp-logs";
     const ABOUT: &'static str = "OTLP logs: the protobuf body of an ExportLogsServiceRequest";
     const LADING_PATH: &'static [&'static str] = &["opentelemetry_logs"];
-    const DELIVERY: crate::delivery::Delivery = super::OTLP_HTTP.with_http_path("/v1/logs");
+    const DELIVERY: crate::delivery::Delivery = super::OTLP
+        .with_http_path("/v1/logs")
+        .with_grpc_method("/opentelemetry.proto.collector.logs.v1.LogsService/Export");
 
     fn from_config(c: &Config, seed: u64) -> Result<Self> {
         c.validate()?;

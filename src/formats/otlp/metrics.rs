@@ -321,7 +321,9 @@ impl Configured for OtlpMetrics {
     const ABOUT: &'static str =
         "OTLP metrics (gauges, sums, histograms, exponential histograms): an ExportMetricsServiceRequest";
     const LADING_PATH: &'static [&'static str] = &["opentelemetry_metrics"];
-    const DELIVERY: crate::delivery::Delivery = super::OTLP_HTTP.with_http_path("/v1/metrics");
+    const DELIVERY: crate::delivery::Delivery = super::OTLP
+        .with_http_path("/v1/metrics")
+        .with_grpc_method("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export");
 
     fn from_config(c: &Config, seed: u64) -> Result<Self> {
         c.validate()?;

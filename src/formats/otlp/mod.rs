@@ -29,8 +29,10 @@ use crate::rng::BlockRng;
 
 /// OTLP/HTTP: blocks are posted as `application/x-protobuf` to `/v1/logs`, `/v1/metrics` or
 /// `/v1/traces` (each format sets its path); `--compression gzip` adds `Content-Encoding: gzip`.
-/// A 2xx answer's `partial_success` counts its rejected records in the summary.
-const OTLP_HTTP: crate::delivery::Delivery = crate::delivery::Delivery::new()
+/// A 2xx answer's `partial_success` counts its rejected records in the summary. Over OTLP/gRPC
+/// (`grpc://`), a block is the request message of the format's `Export` method, and the
+/// response message is read the same way.
+const OTLP: crate::delivery::Delivery = crate::delivery::Delivery::new()
     .with_content_type("application/x-protobuf")
     .with_partial_success(response::rejected);
 
