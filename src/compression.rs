@@ -42,6 +42,16 @@ impl Compression {
         matches!(self, Compression::None)
     }
 
+    /// The codec's name as HTTP's `Content-Encoding` and gRPC's `grpc-encoding` give it (`gzip`,
+    /// `zstd`); `None` for uncompressed blocks.
+    pub const fn content_encoding(self) -> Option<&'static str> {
+        match self {
+            Compression::None => None,
+            Compression::Gzip(_) => Some("gzip"),
+            Compression::Zstd(_) => Some("zstd"),
+        }
+    }
+
     /// [`Compression::is_none`] by reference, for serde's `skip_serializing_if`.
     pub fn is_none_ref(c: &Compression) -> bool {
         c.is_none()

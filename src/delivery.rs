@@ -41,6 +41,8 @@ pub enum Transport {
     Unixgram,
     /// HTTP/1.1 requests (plain or over TLS).
     Http,
+    /// gRPC calls over HTTP/2 (cleartext): a format's declared [`Delivery::grpc_method`].
+    Grpc,
 }
 
 impl Transport {
@@ -53,6 +55,7 @@ impl Transport {
             Transport::Unix => "unix",
             Transport::Unixgram => "unixgram",
             Transport::Http => "http",
+            Transport::Grpc => "grpc",
         }
     }
 
@@ -135,9 +138,14 @@ pub struct Delivery {
     /// Whether the blocks are LF-terminated lines that may be re-framed with RFC 6587 octet
     /// counting (`LEN SP MSG`) on streams (default false).
     pub octet_counting: bool,
-    /// HTTP: how many records a 2xx answer's body says were rejected (OTLP's
-    /// `partial_success`), counted in the summary as `rejected_records` (default none).
+    /// HTTP and gRPC: how many records a successful answer's body (for gRPC: its one response
+    /// message) says were rejected (OTLP's `partial_success`), counted in the summary as
+    /// `rejected_records` (default none).
     pub partial_success: Option<PartialSuccess>,
+    /// gRPC: the unary method a block is the request message of, as its HTTP/2 path
+    /// (`/opentelemetry.proto.collector.logs.v1.LogsService/Export`); a format without one cannot
+    /// be sent to `grpc://` (default none).
+    pub grpc_method: Option<&'static str>,
 }
 
 /// Reads the records a 2xx answer's body (at most 1 MiB of it) says were rejected: 0 when it
@@ -157,6 +165,7 @@ impl Delivery {
             datagrams: Datagrams::Blocks,
             octet_counting: false,
             partial_success: None,
+            grpc_method: None,
         }
     }
 
@@ -217,6 +226,15 @@ impl Delivery {
     }
 }
 
+impl Delivery {
+    /// Sendable over gRPC as the request message of `method` (`/package.Service/Method`).
+    #[must_use]
+    pub const fn with_grpc_method(mut self, method: &'static str) -> Self {
+        self.grpc_method = Some(method);
+        self
+    }
+}
+
 impl Default for Delivery {
     fn default() -> Self {
         Self::new()
@@ -243,5 +261,7 @@ mod tests {
         assert_eq!((D.datagrams, D.octet_counting), (Datagrams::Blocks, false));
         let lines = Delivery::new().with_line_datagrams().with_octet_counting();
         assert_eq!((lines.datagrams, lines.octet_counting, lines.http_path), (Datagrams::Lines, true, "/"));
+        assert_eq!(Delivery::new().grpc_method, None);
+        assert_eq!(Delivery::new().with_grpc_method("/p.S/M").grpc_method, Some("/p.S/M"));
     }
 }

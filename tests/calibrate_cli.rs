@@ -55,6 +55,15 @@ fn tiny_calibration_writes_every_output() {
     let report = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(report.contains("Machine:") && report.contains("cores") && report.contains("| format |"), "{report}");
     assert!(report.contains("](chart.svg)"), "{report}");
+    // The report names the commit it measured: the one git sees where calibrate ran (here a
+    // temporary directory, so none).
+    let head = Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).current_dir(dir.path()).output().ok();
+    let commit = match head.filter(|o| o.status.success()) {
+        Some(o) => String::from_utf8(o.stdout).unwrap().trim().to_owned(),
+        None => "unknown (not a git checkout)".to_owned(),
+    };
+    assert!(report.contains(&format!("- Commit: {commit}")), "{commit}:\n{report}");
+    assert!(sel.measured_on.contains(&format!("commit {commit}")), "{}", sel.measured_on);
     let svg = std::fs::read_to_string(dir.path().join("chart.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     assert!(
@@ -132,4 +141,30 @@ fn example_configs_load_and_syslog_spells_out_its_defaults() {
         syslog.to_yaml().unwrap(),
         payforge::FormatConfig::default_of::<payforge::formats::Syslog5424>().to_yaml().unwrap()
     );
+}
+
+/// Run inside this checkout, the report names its HEAD commit (and says so when tracked files
+/// differ from it).
+#[test]
+fn the_report_names_the_commit_it_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.md");
+    let mut args = TINY.to_vec();
+    args.extend(["--formats", "dogstatsd", "--block-sizes", "4KiB", "--report", report.to_str().unwrap()]);
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let git = |args: &[&str]| {
+        let o = Command::new("git").args(args).current_dir(here).output().unwrap();
+        o.status.success().then(|| String::from_utf8(o.stdout).unwrap().trim().to_owned())
+    };
+    let Some(head) = git(&["rev-parse", "--short=12", "HEAD"]) else {
+        eprintln!("skipped: the package is not in a git checkout");
+        return;
+    };
+    let dirty = !git(&["status", "--porcelain", "--untracked-files=no"]).unwrap().is_empty();
+    let out = payforge(&args, here);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&report).unwrap();
+    let line = text.lines().find(|l| l.starts_with("- Commit: ")).unwrap();
+    let expected = if dirty { format!("- Commit: {head} + uncommitted changes") } else { format!("- Commit: {head}") };
+    assert_eq!(line, expected);
 }

@@ -279,8 +279,9 @@ proptest! {
     }
 }
 
-/// lading experiment files: the OTLP/HTTP generator of lading's metrics example loads as a
-/// `send` job; a gRPC generator (lading's OTLP CI configs) is named as one payforge cannot run.
+/// lading experiment files: the OTLP/HTTP generator of lading's metrics example and the gRPC
+/// generator of its OTLP traces CI config load as `send` jobs; a gRPC `target_uri` naming another
+/// method than the variant's is an error naming both.
 #[test]
 fn lading_experiment_files() {
     let registry = Registry::builtin();
@@ -288,9 +289,22 @@ fn lading_experiment_files() {
     let job = payforge::send::lading::load(&registry, &dir.join("otel_metrics_http.yaml"), None).unwrap();
     assert_eq!(job.config.name(), "otlp-metrics");
     assert_eq!(job.target.http_url("/v1/metrics").unwrap(), "http://127.0.0.1:4318/v1/metrics");
-    let err =
-        payforge::send::lading::load(&registry, &dir.join("otel_traces_grpc.yaml"), None).unwrap_err().to_string();
-    assert!(err.contains("grpc"), "{err}");
+    let path = dir.join("otel_traces_grpc.yaml");
+    let job = payforge::send::lading::load(&registry, &path, None).unwrap();
+    assert_eq!(job.config.name(), "otlp-traces");
+    assert_eq!(job.target.to_string(), "grpc://127.0.0.1:4317");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let wrong = text.replace(
+        "http://127.0.0.1:4317",
+        "http://127.0.0.1:4317/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+    );
+    let err = payforge::send::lading::parse(&registry, &wrong, &path, None).unwrap_err().to_string();
+    assert!(err.contains("LogsService/Export") && err.contains("TraceService/Export"), "{err}");
+    let right = text.replace(
+        "http://127.0.0.1:4317",
+        "http://127.0.0.1:4317/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    );
+    assert!(payforge::send::lading::parse(&registry, &right, &path, None).is_ok());
 }
 
 /// A small block of each format, decoded (printed with `--nocapture` for people to read).

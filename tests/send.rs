@@ -245,9 +245,9 @@ fn compressed_traces_over_http_carry_their_encoding() {
     let (requests, members, _) = accepted(&seen, decode);
     assert_eq!(members, sent.get("members_sent"));
     assert_eq!(requests, sent.get("blocks_sent"));
-    // Compression is for HTTP bodies only.
+    // Compression is for HTTP bodies and gRPC messages only.
     let o = payforge(&["send", "trace-v04", "--to", "tcp://127.0.0.1:9", "--compression", "zstd"]);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("applies to http:// only"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("applies to http:// and grpc:// only"));
 }
 
 #[test]

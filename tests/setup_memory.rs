@@ -95,3 +95,33 @@ fn setup_memory_is_bounded_before_anything_is_allocated() {
     // That the estimate bounds what setup allocates, for every built-in format's defaults and
     // fixture config, is the conformance kit's check (`tests/conformance.rs`).
 }
+
+/// The fuzz campaign's otlp-metrics case: many values per attribute key, so the attribute table
+/// is large; setup took 193 KB more than its estimate.
+#[test]
+fn otlp_metrics_setup_stays_within_its_estimate_with_many_attribute_values() {
+    let mut worst = Vec::new();
+    for (values, per_metric) in [(4096, 4), (4096, 40), (2048, 4), (64, 4), (1, 0)] {
+        let yaml =
+            format!("attribute_values: {values}\ncontexts:\n  attributes_per_metric: {{constant: {per_metric}}}\n");
+        let config = parse("otlp-metrics", &yaml);
+        let estimate = config.setup_memory().unwrap();
+        let start = A.begin();
+        let built = config.build(7, Strategy::REUSE_ENCODE_ONCE);
+        let peak = A.end(&start).peak_live_bytes;
+        built.unwrap();
+        eprintln!("values {values} per_metric {per_metric}: peak {peak}, estimate {}", estimate.total());
+        worst.push((peak, estimate.total(), estimate.to_string()));
+    }
+    for (peak, total, estimate) in worst {
+        assert!(peak <= total, "setup took {peak} B, above its estimate {estimate}");
+    }
+    // Under a low ceiling the same config is refused, naming the keys that drive the attributes.
+    let config = parse("otlp-metrics", "attribute_values: 4096\n").with_max_setup_memory(1 << 20);
+    let (err, peak) = failed_build(&config);
+    let msg = err.to_string();
+    for needle in ["`otlp_metrics.contexts.attributes_per_metric`", "`otlp_metrics.attribute_values` = 4096"] {
+        assert!(msg.contains(needle), "{needle:?} missing: {msg}");
+    }
+    assert!(peak < 1 << 20, "a rejected config allocated {peak} bytes");
+}

@@ -292,6 +292,8 @@ pub struct Calibration {
     pub machine: Machine,
     /// When it ran (UTC).
     pub date: String,
+    /// The commit it measured ([`report::source_commit`]).
+    pub commit: String,
     /// Volume per repetition.
     pub volume: u64,
     /// Repetitions.
@@ -338,6 +340,7 @@ pub fn run(plan: &Plan, alloc: &CountingAlloc, on_step: &mut dyn FnMut(&str)) ->
     Ok(Calibration {
         machine: Machine::detect(),
         date: report::utc_now(),
+        commit: report::source_commit(),
         volume: plan.volume,
         repetitions: plan.repetitions,
         seed: plan.seed,
@@ -359,10 +362,11 @@ impl Calibration {
     /// One line on where and how the figures were measured.
     pub fn measured_on(&self) -> String {
         format!(
-            "{}, {} cores; {}; volume {} per repetition, {} repetitions, seed {}",
+            "{}, {} cores; {}; commit {}; volume {} per repetition, {} repetitions, seed {}",
             self.machine.cpu,
             self.machine.cores,
             self.date,
+            self.commit,
             format_size(self.volume),
             self.repetitions,
             self.seed

@@ -33,6 +33,28 @@ impl Machine {
     }
 }
 
+/// The commit of the source tree calibrate runs in, as `git` sees the working directory: the
+/// abbreviated hash, `+ uncommitted changes` when tracked files differ from it, or `unknown`
+/// outside a git checkout (or without `git`). A report names what it measured with this.
+pub fn source_commit() -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    match git(&["rev-parse", "--short=12", "HEAD"]) {
+        Some(hash) if !hash.is_empty() => match git(&["status", "--porcelain", "--untracked-files=no"]) {
+            Some(changes) if changes.is_empty() => hash,
+            _ => format!("{hash} + uncommitted changes"),
+        },
+        _ => "unknown (not a git checkout)".to_owned(),
+    }
+}
+
 /// The current UTC time as `YYYY-MM-DD HH:MM UTC`.
 pub fn utc_now() -> String {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -175,6 +197,7 @@ pub fn markdown_report(cal: &Calibration, plot: Option<&str>) -> String {
     let mut out = String::from("# payforge calibration\n\n");
     let _ = writeln!(out, "- Machine: {}, {} cores", cal.machine.cpu, cal.machine.cores);
     let _ = writeln!(out, "- Date: {}", cal.date);
+    let _ = writeln!(out, "- Commit: {}", cal.commit);
     let _ = writeln!(
         out,
         "- Volume: {} emitted per timed repetition and per counting pass; {} repetitions, interleaved \

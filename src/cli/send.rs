@@ -31,7 +31,8 @@ pub struct SendArgs {
 
     /// Where to send: tcp://host:port, tls://host:port, udp://host:port, unix:///path,
     /// unixgram:///path, http://host:port/path or https://host:port/path (without a path, the
-    /// format's declared one: trace-v04 posts to /v0.4/traces).
+    /// format's declared one: trace-v04 posts to /v0.4/traces), or grpc://host:port (OTLP/gRPC:
+    /// the otlp-* formats' Export method, over HTTP/2 without TLS).
     #[arg(long, value_name = "URL", required_unless_present = "lading_config", value_parser = parse_target)]
     to: Option<Target>,
 
@@ -53,7 +54,7 @@ pub struct SendArgs {
     seed: Option<u64>,
 
     /// Budget of each block. Defaults: 8KiB on udp:// and unixgram:// (the agent's
-    /// dogstatsd_buffer_size), 256KiB on tcp:// and unix://, 1MiB over http://; with a low
+    /// dogstatsd_buffer_size), 256KiB on tcp:// and unix://, 1MiB over http:// and grpc://; with a low
     /// --rate, lowered to make at least 10 blocks a second.
     #[arg(long, value_name = "SIZE", value_parser = parse_block_size)]
     block_size: Option<BlockSize>,
@@ -131,8 +132,8 @@ pub struct SendArgs {
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
 
-    /// Compress every block for HTTP: none, gzip[:LEVEL] or zstd[:LEVEL]; the block size then
-    /// bounds the compressed body, sent with Content-Encoding.
+    /// Compress every block for HTTP or gRPC: none, gzip[:LEVEL] or zstd[:LEVEL]; the block size
+    /// then bounds the compressed body, sent with Content-Encoding (gRPC: grpc-encoding).
     #[arg(long, value_name = "CODEC", value_parser = parse_compression)]
     compression: Option<Compression>,
 
@@ -342,6 +343,7 @@ fn summary(options: &SendOptions, prepared: Option<&Prepared>, run: Option<RunRe
     let run = run.unwrap_or_else(|| RunReport {
         totals: Default::default(),
         statuses: Default::default(),
+        grpc_statuses: Default::default(),
         last_error: None,
         windows: Vec::new(),
         latency: Default::default(),
@@ -371,6 +373,7 @@ fn summary(options: &SendOptions, prepared: Option<&Prepared>, run: Option<RunRe
         wire_bytes_per_s: 0.0,
         latency: run.latency,
         http_status: run.statuses,
+        grpc_status: run.grpc_statuses,
         last_failure: run.last_error.as_ref().map(|(f, _)| *f),
         last_error: run.last_error.map(|(_, e)| e),
         stopped_by: run.stopped_by,

@@ -27,6 +27,8 @@ use crate::rng::BlockRng;
 use crate::setup::{self, SetupMemory, key, list_key};
 use crate::text::{StrPool, push_json_escaped, push_u64};
 
+use super::vocabulary::{LOG_WORDS as WORDS, SERVICE_COMBOS, SERVICE_NAME_BYTES, push_service_name};
+
 /// The logs intake's limit of entries per array.
 pub const INTAKE_MAX_ENTRIES: u64 = 1000;
 
@@ -163,133 +165,6 @@ impl StatusTable {
         self.thresholds.iter().position(|&t| draw < t).unwrap_or(0) as u8
     }
 }
-
-/// Words of message phrases. A few need JSON escaping (quotes, backslashes, a stack-trace line
-/// with a newline and a tab) and one is not ASCII, so escaping is exercised at both levels.
-const WORDS: &[&str] = &[
-    "request",
-    "completed",
-    "failed",
-    "user",
-    "order",
-    "payment",
-    "timeout",
-    "connection",
-    "retrying",
-    "cache",
-    "miss",
-    "hit",
-    "database",
-    "query",
-    "took",
-    "upstream",
-    "returned",
-    "status",
-    "processing",
-    "batch",
-    "records",
-    "received",
-    "sent",
-    "queue",
-    "consumer",
-    "lag",
-    "session",
-    "expired",
-    "token",
-    "refreshed",
-    "invalid",
-    "input",
-    "for",
-    "field",
-    "the",
-    "a",
-    "to",
-    "from",
-    "with",
-    "after",
-    "attempt",
-    "handler",
-    "started",
-    "stopped",
-    "worker",
-    "job",
-    "scheduled",
-    "checkout",
-    "cart",
-    "item",
-    "inventory",
-    "reserved",
-    "released",
-    "lock",
-    "acquired",
-    "shard",
-    "replica",
-    "leader",
-    "elected",
-    "healthcheck",
-    "ok",
-    "degraded",
-    "latency",
-    "p99",
-    "exceeded",
-    "threshold",
-    "memory",
-    "usage",
-    "gc",
-    "pause",
-    "heap",
-    "allocated",
-    "thread",
-    "pool",
-    "exhausted",
-    "rejected",
-    "accepted",
-    "tls",
-    "handshake",
-    "certificate",
-    "verified",
-    "dns",
-    "lookup",
-    "resolved",
-    "socket",
-    "closed",
-    "reset",
-    "by",
-    "peer",
-    "POST",
-    "GET",
-    "/api/v1/orders",
-    "/healthz",
-    "200",
-    "404",
-    "500",
-    "503",
-    "\"GET /api/v1/cart HTTP/1.1\"",
-    "C:\\ProgramData\\app\\config.yaml",
-    "\n\tat com.example.OrderService.process(OrderService.java:118)",
-    "café",
-];
-
-/// Service names are `<domain>-<role>`.
-const SERVICE_DOMAINS: &[&str] = &[
-    "checkout",
-    "payment",
-    "auth",
-    "user",
-    "cart",
-    "search",
-    "inventory",
-    "shipping",
-    "billing",
-    "notification",
-    "gateway",
-    "catalog",
-    "pricing",
-    "recommendation",
-    "fraud",
-    "ledger",
-];
-const SERVICE_ROLES: &[&str] = &["api", "worker", "service", "web", "consumer", "cron", "grpc"];
 
 /// How a tag's value is made.
 #[derive(Debug, Clone, Copy)]
@@ -481,13 +356,7 @@ impl Configured for DatadogLogs {
         for i in 0..service_count {
             let combo = order.get(i % SERVICE_COMBOS).copied().unwrap_or(0);
             text.clear();
-            text.push_str(SERVICE_DOMAINS.get(combo / SERVICE_ROLES.len()).copied().unwrap_or("app"));
-            text.push('-');
-            text.push_str(SERVICE_ROLES.get(combo % SERVICE_ROLES.len()).copied().unwrap_or("api"));
-            if i >= SERVICE_COMBOS {
-                text.push('-');
-                text.push_str(itoa::Buffer::new().format(i / SERVICE_COMBOS));
-            }
+            push_service_name(combo, i / SERVICE_COMBOS, &mut text);
             services.push(&text)?;
             service_source.push(rng.index(c.ddsources.len()) as u32);
         }
@@ -564,8 +433,6 @@ impl Configured for DatadogLogs {
 
 /// `ip-10-255-255-255`: the longest hostname.
 const HOSTNAME_LEN: usize = 17;
-/// Distinct `<domain>-<role>` service names before they are numbered.
-const SERVICE_COMBOS: usize = SERVICE_DOMAINS.len() * SERVICE_ROLES.len();
 
 /// The status weights in table order.
 fn weights(c: &Config) -> [f64; 8] {
@@ -625,7 +492,7 @@ impl Sizes {
         let twice = words.saturating_mul(twice_word + 1);
         let max_len = |items: &[&str]| items.iter().map(|s| s.len()).max().unwrap_or(0);
         let number = itoa::Buffer::new().format(c.services / SERVICE_COMBOS as u64).len();
-        let service = max_len(SERVICE_DOMAINS) + 1 + max_len(SERVICE_ROLES) + 1 + number;
+        let service = SERVICE_NAME_BYTES + 1 + number;
         let ddsource = c.ddsources.iter().map(|s| escaped_len(s)).max().unwrap_or(0);
         let tag_len = |(key, value): &(&str, TagValue)| {
             let value = match *value {

@@ -8,6 +8,7 @@ pub mod otlp;
 pub mod syslog5424;
 pub mod trace_v04;
 pub mod trace_v05;
+mod vocabulary;
 
 pub use datadog_logs::DatadogLogs;
 pub use dogstatsd::DogStatsD;

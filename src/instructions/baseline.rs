@@ -3,7 +3,8 @@
 //!
 //! Counts are exact for one program: another compiler, another valgrind (whose instruction
 //! decoding and the CPU it presents to the program decide, among others, which `memcpy` glibc
-//! picks) or an unoptimised build moves them. So the file records all three, and the gate compares
+//! picks) or another build (another cargo profile: unoptimised, or split into several codegen
+//! units) moves them. So the file records all three, and the gate compares
 //! only when they match ([`Baselines::comparable_with`]); otherwise it reports "not comparable"
 //! and passes, as `payforge check` does for allocation counts.
 
@@ -23,7 +24,7 @@ pub struct Baselines {
     pub toolchain: String,
     /// `valgrind --version` of the measuring valgrind.
     pub valgrind: String,
-    /// `release` for an optimised build, `debug` otherwise.
+    /// The cargo profile of the measured build (`instructions` for the committed baselines).
     pub build: String,
     /// Per cell name (see [`super::Cell::name`]), its counts.
     #[serde(default)]
@@ -54,10 +55,14 @@ pub struct CellBaseline {
     pub l1_misses_per_kib: Option<f64>,
 }
 
-/// The build this program is: `release` when optimised without debug assertions.
+/// The build this program is: the cargo profile it was built with (`instructions` for the gate's
+/// one-codegen-unit build, `release`, `debug`, ...).
 pub fn build_kind() -> &'static str {
-    if cfg!(debug_assertions) { "debug" } else { "release" }
+    env!("PAYFORGE_PROFILE")
 }
+
+/// The profile the committed baselines are counted with.
+pub const GATE_PROFILE: &str = "instructions";
 
 /// Rounds to 3 decimals, so the file holds no float noise.
 fn round3(x: f64) -> f64 {
@@ -115,7 +120,12 @@ impl Baselines {
             ("build", &self.build, build_kind()),
         ] {
             if recorded != now {
-                reasons.push(format!("{what} {recorded:?}, this is {now:?}"));
+                let hint = if what == "build" && recorded == GATE_PROFILE {
+                    format!(" (build it with `cargo run --profile {GATE_PROFILE} -- instructions`)")
+                } else {
+                    String::new()
+                };
+                reasons.push(format!("{what} {recorded:?}, this is {now:?}{hint}"));
             }
         }
         (!reasons.is_empty()).then(|| reasons.join("; "))
@@ -174,5 +184,9 @@ mod tests {
         file.toolchain = "rustc 1.0.0".into();
         let other = file.comparable_with("valgrind-3.19.0").unwrap();
         assert!(other.contains("rustc 1.0.0"), "{other}");
+        // A build of another profile than the gate's is told how to build the gate's.
+        file.build = GATE_PROFILE.into();
+        let other = file.comparable_with("valgrind-3.19.0").unwrap();
+        assert!(other.contains("cargo run --profile instructions -- instructions"), "{other}");
     }
 }

@@ -26,9 +26,10 @@
 //! variables in the environment are ignored: a load test targets its receiver directly.
 
 use std::io::Read;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::conn::{Backoff, Ctx, Grace, Outcome};
+use super::conn::{Backoff, Ctx, Outcome};
+use super::request::{self, Answer, Exchange, NoAnswer, Verdict};
 use super::stats::Failure;
 use super::tls::TlsSetup;
 use super::wire::Unit;
@@ -109,15 +110,6 @@ pub struct HttpSpec {
     pub partial_success: Option<crate::delivery::PartialSuccess>,
 }
 
-/// An answer: its status, its `Retry-After`, and the error reading its body, if any.
-struct Answer {
-    status: u16,
-    retry_after: Option<Duration>,
-    body_error: Option<String>,
-    /// Records a 2xx answer says it rejected.
-    rejected_records: u64,
-}
-
 /// One kept-alive HTTP connection of a run.
 pub struct HttpConn {
     spec: HttpSpec,
@@ -145,7 +137,40 @@ impl HttpConn {
         Self { spec, agent, backoff: Backoff::new(seed) }
     }
 
-    fn post(&self, unit: &Unit) -> std::result::Result<Answer, ureq::Error> {
+    /// Posts `unit`, retrying 429, 5xx and transport errors.
+    pub fn deliver(&mut self, unit: &Unit, ctx: &Ctx<'_>) -> Outcome {
+        let mut post = Post { spec: &self.spec, agent: &self.agent };
+        request::deliver(&mut post, &mut self.backoff, self.spec.max_retries, unit, ctx)
+    }
+}
+
+/// One request of an [`HttpConn`].
+struct Post<'a> {
+    spec: &'a HttpSpec,
+    agent: &'a ureq::Agent,
+}
+
+impl Exchange for Post<'_> {
+    fn name(&self) -> String {
+        format!("{} {}", self.spec.method, self.spec.url)
+    }
+
+    fn attempt(&mut self, unit: &Unit, ctx: &Ctx<'_>) -> std::result::Result<Answer, NoAnswer> {
+        match self.post(unit) {
+            Ok((status, answer)) => {
+                ctx.counters.status(status);
+                Ok(answer)
+            }
+            Err(e) => {
+                let (failure, fatal) = classify(&e);
+                Err(NoAnswer { failure, fatal, message: describe(&e, failure) })
+            }
+        }
+    }
+}
+
+impl Post<'_> {
+    fn post(&self, unit: &Unit) -> std::result::Result<(u16, Answer), ureq::Error> {
         let request = match self.spec.method {
             HttpMethod::Put => self.agent.put(&self.spec.url),
             _ => self.agent.post(&self.spec.url),
@@ -182,78 +207,13 @@ impl HttpConn {
             }
             _ => (std::io::copy(&mut reader, &mut std::io::sink()).err().map(|e| e.to_string()), 0),
         };
-        Ok(Answer { status, retry_after, body_error, rejected_records })
-    }
-
-    /// Posts `unit`, retrying 429, 5xx and transport errors.
-    pub fn deliver(&mut self, unit: &Unit, ctx: &Ctx<'_>) -> Outcome {
-        let grace = Grace::default();
-        let mut scheduled = None;
-        for attempt in 0..=self.spec.max_retries {
-            if attempt > 0 {
-                if ctx.past_grace(&grace) {
-                    return Outcome::Failed;
-                }
-                ctx.counters.retry();
-            }
-            let Some(due) = ctx.pace(unit.bytes.len(), attempt > 0, &grace) else {
-                return if attempt == 0 { Outcome::Skipped } else { Outcome::Failed };
-            };
-            let scheduled = *scheduled.get_or_insert(due);
-            let started = Instant::now();
-            ctx.counters.wire(unit.bytes.len());
-            let mut retry_after = None;
-            match self.post(unit) {
-                Ok(answer) => {
-                    let end = Instant::now();
-                    ctx.counters.status(answer.status);
-                    if let Some(e) = answer.body_error {
-                        ctx.counters.answer_error(|| {
-                            format!(
-                                "{} {}: reading the answer after HTTP {}: {e}",
-                                self.spec.method, self.spec.url, answer.status
-                            )
-                        });
-                    }
-                    match answer.status {
-                        200..=299 => {
-                            self.backoff.reset();
-                            ctx.counters.rejected_records(answer.rejected_records);
-                            ctx.record(unit.bytes.len(), end - started, scheduled, end);
-                            return Outcome::Sent;
-                        }
-                        429 | 500..=599 => {
-                            let status = answer.status;
-                            ctx.counters.error(Failure::HttpStatus, || {
-                                format!("{} {}: HTTP {status}", self.spec.method, self.spec.url)
-                            });
-                            retry_after = answer.retry_after;
-                        }
-                        _ => {
-                            ctx.record(unit.bytes.len(), end - started, scheduled, end);
-                            return Outcome::Rejected;
-                        }
-                    }
-                }
-                Err(e) => {
-                    let (failure, fatal) = classify(&e);
-                    let what = || format!("{} {}: {}", self.spec.method, self.spec.url, describe(&e, failure));
-                    if fatal {
-                        ctx.fail_run(failure, what);
-                        return Outcome::Failed;
-                    }
-                    ctx.counters.error(failure, what);
-                    // A receiver that is gone while the run stops gets no more attempts.
-                    if ctx.stopping() {
-                        return Outcome::Failed;
-                    }
-                }
-            }
-            if attempt < self.spec.max_retries {
-                self.backoff.sleep(retry_after, || ctx.past_grace(&grace));
-            }
-        }
-        Outcome::Failed
+        let verdict = match status {
+            200..=299 => Verdict::Delivered,
+            429 | 500..=599 => Verdict::Retry,
+            _ => Verdict::Rejected,
+        };
+        let answer = Answer { verdict, status: format!("HTTP {status}"), retry_after, body_error, rejected_records };
+        Ok((status, answer))
     }
 }
 

@@ -8,10 +8,11 @@
 //! | `tcp`, `udp` | `addr` | `seed`, `variant`, `bytes_per_second`, `throttle`, `maximum_block_size`, `maximum_prebuild_cache_size_bytes`, `parallel_connections` |
 //! | `unix_stream`, `unix_datagram` | `path` | as above, plus `block_cache_method` |
 //! | `http` | `target_uri` | `seed`, `method: {post: {variant, maximum_prebuild_cache_size_bytes, block_cache_method}}`, `headers`, `bytes_per_second`, `throttle`, `maximum_block_size`, `parallel_connections` |
+//! | `grpc` | `target_uri`, `http://host:port[/package.Service/Method]` (the method is the variant's; a path, if given, must name it) | `seed`, `variant`, `bytes_per_second`, `throttle`, `maximum_block_size`, `maximum_prebuild_cache_size_bytes`, `block_cache_method`, `parallel_connections` |
 //! | `trace_agent` | `target_uri` (the path is the variant's: `/v0.4/traces`, `/v0.5/traces`) | `seed`, `variant: {v0.4: ...}`, `backoff_behavior`, `bytes_per_second`, `throttle`, `maximum_block_size`, `maximum_prebuild_cache_size_bytes`, `block_cache_method`, `parallel_connections` |
 //!
-//! Payload variants: `syslog5424`, `dogstatsd`, `datadog_log`, `trace_agent: {v0.4: ...}` and
-//! `trace_agent: {v0.5: ...}` (whatever the registry's formats name as their lading path). Other top-level keys of the
+//! Payload variants: `syslog5424`, `dogstatsd`, `datadog_log`, `trace_agent: {v0.4: ...}`,
+//! `trace_agent: {v0.5: ...}` and `opentelemetry_logs`, `_metrics`, `_traces` (whatever the registry's formats name as their lading path). Other top-level keys of the
 //! file (`blackhole`, `target_metrics`, ...) configure lading itself and are ignored.
 //!
 //! Meanings follow lading:
@@ -47,7 +48,7 @@ use crate::error::{Error, Result};
 use crate::registry::{FormatConfig, Registry};
 
 /// The generator kinds `send` runs.
-pub const KINDS: &[&str] = &["tcp", "udp", "unix_stream", "unix_datagram", "http", "trace_agent"];
+pub const KINDS: &[&str] = &["tcp", "udp", "unix_stream", "unix_datagram", "http", "trace_agent", "grpc"];
 
 /// One lading generator, translated.
 #[derive(Debug, Clone)]
@@ -186,7 +187,7 @@ pub fn parse(registry: &Registry, text: &str, origin: &Path, id: Option<&str>) -
     let body =
         entry.get(kind_name).and_then(Value::as_mapping).ok_or_else(|| fail(format!("{who}: expected a mapping")))?;
     let g = Gen { who: &who, body, fail: &fail };
-    g.check_keys(allowed_keys(kind))?;
+    g.check_keys(&allowed_keys(kind))?;
 
     let seed = g.seed()?;
     let connections = match g.get("parallel_connections") {
@@ -273,6 +274,9 @@ pub fn parse(registry: &Registry, text: &str, origin: &Path, id: Option<&str>) -
     };
 
     let target = g.target(kind)?;
+    if kind == "grpc" {
+        g.grpc_method(&config)?;
+    }
     let headers = match g.get("headers") {
         None => Vec::new(),
         Some(Value::Mapping(m)) => {
@@ -314,67 +318,21 @@ fn list(items: &[&str]) -> String {
     if items.is_empty() { "none".into() } else { items.join(", ") }
 }
 
-fn allowed_keys(kind: &str) -> &'static [&'static str] {
-    const COMMON: &[&str] = &[
-        "seed",
-        "variant",
-        "bytes_per_second",
-        "blocks_per_second",
-        "throttle",
-        "maximum_block_size",
-        "maximum_prebuild_cache_size_bytes",
-        "parallel_connections",
-    ];
-    match kind {
-        "tcp" | "udp" => &[
-            "seed",
-            "addr",
-            "variant",
-            "bytes_per_second",
-            "blocks_per_second",
-            "throttle",
-            "maximum_block_size",
-            "maximum_prebuild_cache_size_bytes",
-            "parallel_connections",
-        ],
-        "unix_stream" | "unix_datagram" => &[
-            "seed",
-            "path",
-            "variant",
-            "bytes_per_second",
-            "blocks_per_second",
-            "throttle",
-            "maximum_block_size",
-            "maximum_prebuild_cache_size_bytes",
-            "block_cache_method",
-            "parallel_connections",
-        ],
-        "http" => &[
-            "seed",
-            "target_uri",
-            "method",
-            "headers",
-            "bytes_per_second",
-            "blocks_per_second",
-            "throttle",
-            "maximum_block_size",
-            "parallel_connections",
-        ],
-        "trace_agent" => &[
-            "seed",
-            "target_uri",
-            "backoff_behavior",
-            "variant",
-            "bytes_per_second",
-            "blocks_per_second",
-            "throttle",
-            "maximum_block_size",
-            "maximum_prebuild_cache_size_bytes",
-            "block_cache_method",
-            "parallel_connections",
-        ],
-        _ => COMMON,
-    }
+fn allowed_keys(kind: &str) -> Vec<&'static str> {
+    /// Keys every kind takes.
+    const RATE: &[&str] =
+        &["seed", "bytes_per_second", "blocks_per_second", "throttle", "maximum_block_size", "parallel_connections"];
+    /// The payload keys, at the top of every kind but `http` (which has them under `method.post`).
+    const PAYLOAD: &[&str] = &["variant", "maximum_prebuild_cache_size_bytes"];
+    let (payload, own): (&[&str], &[&str]) = match kind {
+        "tcp" | "udp" => (PAYLOAD, &["addr"]),
+        "unix_stream" | "unix_datagram" => (PAYLOAD, &["path", "block_cache_method"]),
+        "http" => (&[], &["target_uri", "method", "headers"]),
+        "grpc" => (PAYLOAD, &["target_uri", "block_cache_method"]),
+        "trace_agent" => (PAYLOAD, &["target_uri", "backoff_behavior", "block_cache_method"]),
+        _ => (PAYLOAD, &[]),
+    };
+    [own, payload, RATE].concat()
 }
 
 /// Finds the registered format a lading `variant` names and parses its config.
@@ -563,6 +521,21 @@ impl Gen<'_> {
         if v.as_str() == Some("fixed") { Ok(()) } else { Err(self.bad(key, v, "only `fixed` is supported")) }
     }
 
+    /// A gRPC `target_uri` that names a method must name the variant's.
+    fn grpc_method(&self, config: &FormatConfig) -> Result<()> {
+        let uri = self.get("target_uri").and_then(Value::as_str).unwrap_or("");
+        let after = uri.split_once("://").map_or(uri, |(_, rest)| rest);
+        let path = after.find('/').map_or("", |i| &after[i..]);
+        let path = path.split('?').next().unwrap_or("");
+        match config.delivery().grpc_method {
+            None => Err(self.bad_text("variant", &format!("{} declares no gRPC method", config.name()))),
+            Some(method) if path.is_empty() || path == "/" || path == method => Ok(()),
+            Some(method) => {
+                Err(self.bad_text("target_uri", &format!("names {path}, but {} is sent to {method}", config.name())))
+            }
+        }
+    }
+
     fn target(&self, kind: &str) -> Result<Target> {
         let string = |key: &str| -> Result<&str> {
             let v = self.get(key).ok_or_else(|| self.bad_text(key, "is required"))?;
@@ -577,6 +550,14 @@ impl Gen<'_> {
             "unix_stream" => Ok(Target::Unix { path: PathBuf::from(string("path")?) }),
             "unix_datagram" => Ok(Target::Unixgram { path: PathBuf::from(string("path")?) }),
             "http" => parse("target_uri", string("target_uri")?.to_string()),
+            "grpc" => {
+                let uri = string("target_uri")?;
+                let authority = match uri.split_once("://") {
+                    Some(("http", rest)) => rest.split(['/', '?']).next().unwrap_or(""),
+                    _ => return Err(self.bad_text("target_uri", "expected http://host:port (gRPC without TLS)")),
+                };
+                parse("target_uri", format!("grpc://{authority}"))
+            }
             _ => {
                 // trace_agent: lading keeps the scheme and authority and sends to the variant's
                 // path (/v0.4/traces, /v0.5/traces), which is the format's default HTTP path.

@@ -18,7 +18,10 @@
 //! | [`bucket`] | the token bucket |
 //! | [`conn`] | what every connection shares: context, outcome, backoff, stop grace |
 //! | [`transport`] | stream and datagram sockets, reconnects, backoff |
-//! | [`http`] | POSTs with retries |
+//! | [`request`] | one unit per request: the retry loop HTTP and gRPC share |
+//! | [`http`] | HTTP/1.1 requests |
+//! | [`grpc`] | gRPC calls: what they carry, what their statuses mean |
+//! | `grpc_conn` | gRPC unary calls over HTTP/2 (feature `grpc`) |
 //! | [`tls`] | TLS for `https://` and `tls://` |
 //! | [`throttle`] | lading's throttles: stable, linear, all out, blocks per second |
 //! | [`latency`] | service and scheduled latency histograms |
@@ -28,10 +31,14 @@
 
 pub mod bucket;
 pub mod conn;
+pub mod grpc;
+#[cfg(feature = "grpc")]
+pub mod grpc_conn;
 pub mod http;
 pub mod lading;
 pub mod latency;
 pub mod profile;
+pub mod request;
 pub mod run;
 pub mod stats;
 pub mod target;
@@ -45,7 +52,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::cache::{Amount, BlockCache, BlockPlan, BlockSize, Shard};
-use crate::compress::Compression;
+use crate::delivery::Delivery;
 use crate::error::{Error, Result};
 use crate::registry::{FormatConfig, Registry};
 use crate::size::{format_size, parse_size};
@@ -128,6 +135,7 @@ struct Checked {
     config: FormatConfig,
     plan: BlockPlan,
     http: Option<http::HttpSpec>,
+    grpc: Option<grpc::GrpcSpec>,
     tls: Option<tls::TlsSetup>,
 }
 
@@ -221,16 +229,17 @@ fn check(registry: &Registry, options: &SendOptions) -> Result<Checked> {
         ));
     }
     let compression = options.config.compression();
-    if !compression.is_none() && transport != Transport::Http {
+    if !compression.is_none() && !matches!(transport, Transport::Http | Transport::Grpc) {
         return Err(Error::argument(
             "compression",
             compression.to_string(),
             format!(
-                "applies to http:// only (sent with Content-Encoding); {transport}:// receivers read the format's \
-                 own framing"
+                "applies to http:// and grpc:// only (sent with Content-Encoding, grpc-encoding); {transport}:// \
+                 receivers read the format's own framing"
             ),
         ));
     }
+    let grpc_method = grpc_method(&options.target, format, &profile.delivery)?;
     let tls = tls::setup(&options.tls, &options.target)?;
     let config = options.config.for_transport(transport)?;
     let plan = BlockPlan::new(options.seed, block_size, Amount::Total(options.cache))?.with_shard(options.shard)?;
@@ -238,11 +247,7 @@ fn check(registry: &Registry, options: &SendOptions) -> Result<Checked> {
         url,
         method: profile.delivery.http_method,
         content_type: profile.delivery.content_type,
-        content_encoding: match compression {
-            Compression::None => None,
-            Compression::Gzip(_) => Some("gzip"),
-            Compression::Zstd(_) => Some("zstd"),
-        },
+        content_encoding: compression.content_encoding(),
         member_count_header: profile.delivery.member_count_header,
         fixed_headers: profile.delivery.headers,
         headers: options.headers.clone(),
@@ -250,7 +255,41 @@ fn check(registry: &Registry, options: &SendOptions) -> Result<Checked> {
         tls: tls.clone(),
         partial_success: profile.delivery.partial_success,
     });
-    Ok(Checked { profile, block_size, config, plan, http, tls })
+    let grpc = match (&options.target, grpc_method) {
+        (target::Target::Grpc { addr }, Some(method)) => Some(grpc::GrpcSpec {
+            addr: addr.clone(),
+            method,
+            encoding: compression.content_encoding(),
+            headers: options.headers.clone(),
+            max_retries: options.max_retries,
+            partial_success: profile.delivery.partial_success,
+        }),
+        _ => None,
+    };
+    Ok(Checked { profile, block_size, config, plan, http, grpc, tls })
+}
+
+/// The gRPC method of a `grpc://` target: the format's declared one; an error when it declares
+/// none, or when this build has no gRPC (feature `grpc`).
+fn grpc_method(target: &target::Target, format: &str, delivery: &Delivery) -> Result<Option<&'static str>> {
+    if !matches!(target, target::Target::Grpc { .. }) {
+        return Ok(None);
+    }
+    if !cfg!(feature = "grpc") {
+        return Err(Error::argument(
+            "target URL",
+            target.to_string(),
+            "this build of payforge has no gRPC: build it with the `grpc` feature",
+        ));
+    }
+    match delivery.grpc_method {
+        Some(method) => Ok(Some(method)),
+        None => Err(Error::argument(
+            "target URL",
+            target.to_string(),
+            format!("{format} declares no gRPC method (Delivery::grpc_method): send it over http:// or a socket"),
+        )),
+    }
 }
 
 /// A throttle's rate must carry one block in a second (line datagrams are checked once their
@@ -281,6 +320,7 @@ fn finish(options: &SendOptions, checked: Checked, cache: BlockCache, build_time
         bytes: options.bytes,
         http: checked.http,
         tls: checked.tls,
+        grpc: checked.grpc,
     };
     Ok(Prepared { spec, cache, build_time, block_size: checked.block_size, profile: checked.profile })
 }
@@ -339,6 +379,7 @@ pub fn parse_rate(text: &str) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Compression;
 
     #[test]
     fn default_block_sizes_follow_the_rate() {

@@ -16,7 +16,8 @@ pub const DATAGRAM_BLOCK_SIZE: usize = 8 * 1024;
 /// 100 MiB/s); 1-second windows still hold tens of blocks. Lowered for low rates
 /// ([`crate::send::default_block_size`]).
 pub const STREAM_BLOCK_SIZE: usize = 256 * 1024;
-/// Default block budget over HTTP: one 1 MiB request (lading's default `maximum_block_size`).
+/// Default block budget over HTTP and gRPC: one 1 MiB request (lading's default
+/// `maximum_block_size`).
 pub const HTTP_BLOCK_SIZE: usize = 1 << 20;
 
 /// How syslog lines are delimited on a stream (RFC 6587).
@@ -113,7 +114,7 @@ impl Profile {
         }
         let block_size = match transport {
             t if t.is_datagram() => DATAGRAM_BLOCK_SIZE,
-            Transport::Http => HTTP_BLOCK_SIZE,
+            Transport::Http | Transport::Grpc => HTTP_BLOCK_SIZE,
             _ => STREAM_BLOCK_SIZE,
         };
         let wire = match (delivery.datagrams, framing.unwrap_or_default()) {

@@ -51,6 +51,8 @@ pub struct RunSpec {
     pub http: Option<HttpSpec>,
     /// Required for `tls://` targets.
     pub tls: Option<TlsSetup>,
+    /// Required for `grpc://` targets (and the `grpc` feature).
+    pub grpc: Option<super::grpc::GrpcSpec>,
 }
 
 impl RunSpec {
@@ -82,6 +84,8 @@ pub struct RunReport {
     pub totals: Totals,
     /// HTTP answers by status.
     pub statuses: BTreeMap<u16, u64>,
+    /// gRPC answers by status.
+    pub grpc_statuses: BTreeMap<u16, u64>,
     /// The most recent error and its kind.
     pub last_error: Option<(Failure, String)>,
     /// Windows of the whole run; the last one may be shorter.
@@ -99,6 +103,8 @@ enum Conn {
     Stream(StreamConn),
     Datagram(DatagramConn),
     Http(Box<HttpConn>),
+    #[cfg(feature = "grpc")]
+    Grpc(Box<super::grpc_conn::GrpcConn>),
 }
 
 impl Conn {
@@ -109,9 +115,17 @@ impl Conn {
         if let Some(c) = DatagramConn::new(&spec.target, seed) {
             return Ok(Conn::Datagram(c));
         }
+        #[cfg(feature = "grpc")]
+        if let Some(grpc) = &spec.grpc {
+            return Ok(Conn::Grpc(Box::new(super::grpc_conn::GrpcConn::new(grpc.clone(), seed)?)));
+        }
         match &spec.http {
             Some(http) => Ok(Conn::Http(Box::new(HttpConn::new(http.clone(), seed)))),
-            None => Err(Error::argument("target URL", spec.target.to_string(), "an HTTP target needs HTTP settings")),
+            None => Err(Error::argument(
+                "target URL",
+                spec.target.to_string(),
+                "an HTTP or gRPC target needs its settings (RunSpec::http, RunSpec::grpc)",
+            )),
         }
     }
 
@@ -120,6 +134,8 @@ impl Conn {
             Conn::Stream(c) => c.deliver(unit, ctx),
             Conn::Datagram(c) => c.deliver(unit, ctx),
             Conn::Http(c) => c.deliver(unit, ctx),
+            #[cfg(feature = "grpc")]
+            Conn::Grpc(c) => c.deliver(unit, ctx),
         }
     }
 }
@@ -244,6 +260,7 @@ fn run_with(
     Ok(RunReport {
         totals,
         statuses: shared.counters.statuses(),
+        grpc_statuses: shared.counters.grpc_statuses(),
         last_error: shared.counters.last_error(),
         windows: sampler.into_windows(),
         latency,
@@ -311,6 +328,7 @@ mod tests {
             bytes: None,
             http: None,
             tls: None,
+            grpc: None,
         }
     }
 

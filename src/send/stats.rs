@@ -115,6 +115,7 @@ pub struct Counters {
     wire_bytes: AtomicU64,
     rejected_records: AtomicU64,
     statuses: Mutex<BTreeMap<u16, u64>>,
+    grpc_statuses: Mutex<BTreeMap<u16, u64>>,
     last_error: Mutex<Option<(Failure, String)>>,
 }
 
@@ -222,6 +223,11 @@ impl Counters {
         *self.statuses.lock().unwrap_or_else(PoisonError::into_inner).entry(status).or_insert(0) += 1;
     }
 
+    /// A gRPC answer with status `code` (`grpc-status`).
+    pub fn grpc_status(&self, code: u16) {
+        *self.grpc_statuses.lock().unwrap_or_else(PoisonError::into_inner).entry(code).or_insert(0) += 1;
+    }
+
     /// The counts now.
     pub fn totals(&self) -> Totals {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -247,6 +253,11 @@ impl Counters {
     /// HTTP answers by status code.
     pub fn statuses(&self) -> BTreeMap<u16, u64> {
         self.statuses.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// gRPC answers by status code.
+    pub fn grpc_statuses(&self) -> BTreeMap<u16, u64> {
+        self.grpc_statuses.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// The most recent error and its kind, if any.
@@ -482,6 +493,8 @@ pub struct Summary {
     pub latency: Latency,
     /// HTTP answers by status code.
     pub http_status: BTreeMap<u16, u64>,
+    /// gRPC answers by status code (`grpc-status`: 0 is OK).
+    pub grpc_status: BTreeMap<u16, u64>,
     /// The most recent error.
     pub last_error: Option<String>,
     /// What kind of failure it was.
@@ -525,7 +538,10 @@ impl Summary {
             t.errors, t.reconnects, t.retries, t.rejected_blocks, t.rejected_bytes, t.failed_blocks, t.failed_bytes
         ));
         if t.rejected_records > 0 {
-            out.push_str(&format!("rejected records (partial success in 2xx answers): {}\n", t.rejected_records));
+            out.push_str(&format!(
+                "rejected records (partial success in successful answers): {}\n",
+                t.rejected_records
+            ));
         }
         if t.torn_units > 0 || t.answer_errors > 0 {
             out.push_str(&format!(
@@ -540,6 +556,10 @@ impl Summary {
         if !self.http_status.is_empty() {
             let codes: Vec<String> = self.http_status.iter().map(|(k, v)| format!("{k}: {v}")).collect();
             out.push_str(&format!("http status: {}\n", codes.join(", ")));
+        }
+        if !self.grpc_status.is_empty() {
+            let codes: Vec<String> = self.grpc_status.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            out.push_str(&format!("grpc status: {}\n", codes.join(", ")));
         }
         if let Some(e) = &self.last_error {
             out.push_str(&format!("last error: {e}\n"));

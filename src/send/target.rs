@@ -9,6 +9,7 @@
 //! | `unixgram:///path` | Unix datagram socket | one block per datagram |
 //! | `http://host:port/path` | HTTP/1.1 POST, keep-alive | one block per request |
 //! | `https://host:port/path` | the same over TLS | one block per request |
+//! | `grpc://host:port` | gRPC over HTTP/2, cleartext (feature `grpc`) | one block per unary call of the format's method |
 //!
 //! Host names are resolved when a connection is opened (again at every reconnect), so a
 //! receiver that moves behind a name is followed. Nothing here limits which hosts are targets.
@@ -57,6 +58,11 @@ pub enum Target {
         /// default path is used (`/v0.4/traces` for trace-v04).
         has_path: bool,
     },
+    /// `grpc://host:port`: gRPC calls over HTTP/2 without TLS; the method is the format's.
+    Grpc {
+        /// `host:port` as given (resolved at connect time).
+        addr: String,
+    },
 }
 
 pub use crate::delivery::Transport;
@@ -71,6 +77,7 @@ impl Target {
             Target::Unix { .. } => Transport::Unix,
             Target::Unixgram { .. } => Transport::Unixgram,
             Target::Http { .. } => Transport::Http,
+            Target::Grpc { .. } => Transport::Grpc,
         }
     }
 
@@ -109,6 +116,7 @@ impl fmt::Display for Target {
             Target::Unix { path } => write!(f, "unix://{}", path.display()),
             Target::Unixgram { path } => write!(f, "unixgram://{}", path.display()),
             Target::Http { url, .. } => f.write_str(url),
+            Target::Grpc { addr } => write!(f, "grpc://{addr}"),
         }
     }
 }
@@ -119,8 +127,8 @@ impl std::str::FromStr for Target {
     fn from_str(s: &str) -> Result<Self> {
         let bad = |reason: &str| Error::argument("target URL", s, reason.to_string());
         let (scheme, rest) = s.split_once("://").ok_or_else(|| {
-            bad("expected tcp://host:port, tls://host:port, udp://host:port, unix:///path, unixgram:///path or \
-                 http(s)://host:port/path")
+            bad("expected tcp://host:port, tls://host:port, udp://host:port, unix:///path, unixgram:///path, \
+                 http(s)://host:port/path or grpc://host:port")
         })?;
         let host_port = |rest: &str| -> Result<String> {
             let (host, port) = rest.rsplit_once(':').ok_or_else(|| bad("expected host:port after the scheme"))?;
@@ -148,6 +156,7 @@ impl std::str::FromStr for Target {
             "udp" => Ok(Target::Udp { addr: host_port(rest)? }),
             "unix" => Ok(Target::Unix { path: path(rest)? }),
             "unixgram" => Ok(Target::Unixgram { path: path(rest)? }),
+            "grpc" => Ok(Target::Grpc { addr: host_port(rest)? }),
             "http" | "https" => {
                 let (authority, path) = match rest.find('/') {
                     Some(i) => rest.split_at(i),
@@ -170,7 +179,7 @@ impl std::str::FromStr for Target {
                 let has_path = !(path.is_empty() || path == "/");
                 Ok(Target::Http { url: s.to_string(), has_path })
             }
-            _ => Err(bad("unknown scheme; use tcp, tls, udp, unix, unixgram, http or https")),
+            _ => Err(bad("unknown scheme; use tcp, tls, udp, unix, unixgram, http, https or grpc")),
         }
     }
 }
@@ -199,6 +208,12 @@ mod tests {
         let https: Target = "https://[::1]:8443".parse().unwrap();
         assert!(https.is_tls() && !http.is_tls());
         assert_eq!(https.http_url("/logs").unwrap(), "https://[::1]:8443/logs");
+        let grpc: Target = "grpc://127.0.0.1:4317".parse().unwrap();
+        assert_eq!(grpc, Target::Grpc { addr: "127.0.0.1:4317".into() });
+        assert!(grpc.transport() == Transport::Grpc && !grpc.is_tls() && grpc.http_url("/v1/logs").is_none());
+        assert_eq!(grpc.to_string(), "grpc://127.0.0.1:4317");
+        let err = "grpc://h:4317/svc".parse::<Target>().unwrap_err().to_string();
+        assert!(err.contains("grpc://h:4317/svc") && err.contains("no path"), "{err}");
     }
 
     #[test]

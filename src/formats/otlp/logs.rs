@@ -21,10 +21,12 @@ use crate::framing::Framing;
 use crate::rng::BlockRng;
 use crate::setup::{self, SetupMemory, key};
 
+use crate::formats::vocabulary::{PLAIN_LOG_WORD_BYTES, PLAIN_LOG_WORDS as WORDS};
+
+use super::entry_pools::{EntryPools, EntryShape};
 use super::pools::{AttrSet, AttrTable, BytePool, SCRATCH_BYTES, Value, any_value_len, put_any_value};
-use super::resource::{self, ResourceShape};
-use super::wire::{self, FIXED32_FIELD, FIXED64_FIELD, len_field, put_len_header, varint_field, varint_len};
-use super::{DEFAULT_WINDOW_MS, MAX_SCOPES, MAX_TIMESTAMP_MS, SCHEMA_URL, Weighted, member_rng};
+use super::wire::{self, FIXED32_FIELD, FIXED64_FIELD, len_field, put_len_header, varint_field};
+use super::{DEFAULT_WINDOW_MS, MAX_SCOPES, MAX_TIMESTAMP_MS, SCHEMA_URL, Weighted};
 
 /// Configuration of `otlp-logs`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -142,94 +144,27 @@ impl Default for Config {
 pub const SEVERITIES: [(u8, &str); 6] =
     [(1, "TRACE"), (5, "DEBUG"), (9, "INFO"), (13, "WARN"), (17, "ERROR"), (21, "FATAL")];
 
-const WORDS: &[&str] = &[
-    "request",
-    "completed",
-    "failed",
-    "user",
-    "order",
-    "payment",
-    "timeout",
-    "connection",
-    "retrying",
-    "cache",
-    "miss",
-    "hit",
-    "database",
-    "query",
-    "took",
-    "upstream",
-    "returned",
-    "status",
-    "processing",
-    "batch",
-    "records",
-    "received",
-    "sent",
-    "queue",
-    "consumer",
-    "lag",
-    "session",
-    "expired",
-    "token",
-    "refreshed",
-    "invalid",
-    "input",
-    "for",
-    "the",
-    "a",
-    "to",
-    "from",
-    "with",
-    "after",
-    "attempt",
-    "handler",
-    "started",
-    "stopped",
-    "worker",
-    "job",
-    "checkout",
-    "cart",
-    "inventory",
-    "reserved",
-    "lock",
-    "acquired",
-    "shard",
-    "replica",
-    "leader",
-    "latency",
-    "exceeded",
-    "threshold",
-    "memory",
-    "gc",
-    "pause",
-    "thread",
-    "pool",
-    "exhausted",
-    "rejected",
-    "accepted",
-    "tls",
-    "handshake",
-    "dns",
-    "lookup",
-    "socket",
-    "closed",
-    "reset",
-    "by",
-    "peer",
-    "POST",
-    "GET",
-    "/api/v1/orders",
-    "200",
-    "404",
-    "500",
-    "503",
-    "café",
-];
 /// Longest word of [`WORDS`] plus its space.
-const WORD_BYTES: usize = 16;
+const WORD_BYTES: usize = PLAIN_LOG_WORD_BYTES + 1;
 
 impl Config {
+    /// The shape of the resource, scope and attribute pools.
+    fn entry_shape(&self) -> EntryShape<'_> {
+        let c = &self.contexts;
+        EntryShape {
+            keys: ("otlp_logs", "attributes_per_log"),
+            what: ["otlp-logs resources", "otlp-logs attributes", "otlp-logs scopes"],
+            total_contexts: &c.total_contexts,
+            attributes_per_resource: &c.attributes_per_resource,
+            attributes_per_scope: &c.attributes_per_scope,
+            attributes_per_record: &c.attributes_per_log,
+            services: self.services,
+            hosts: self.hosts,
+            scopes: self.scopes,
+            attribute_values: self.attribute_values,
+        }
+    }
+
     /// Checks every field, naming the first invalid one (`otlp_logs.<key>`) and its value.
     ///
     /// # Errors
@@ -306,22 +241,14 @@ impl Configured for OtlpLogs {
     const NAME: &'static str = "otlp-logs";
     const ABOUT: &'static str = "OTLP logs: the protobuf body of an ExportLogsServiceRequest";
     const LADING_PATH: &'static [&'static str] = &["opentelemetry_logs"];
-    const DELIVERY: crate::delivery::Delivery = super::OTLP_HTTP.with_http_path("/v1/logs");
+    const DELIVERY: crate::delivery::Delivery = super::OTLP
+        .with_http_path("/v1/logs")
+        .with_grpc_method("/opentelemetry.proto.collector.logs.v1.LogsService/Export");
 
     fn from_config(c: &Config, seed: u64) -> Result<Self> {
         c.validate()?;
         let mut rng = BlockRng::for_setup(seed);
-        let ctx = &c.contexts;
-        let shape = ResourceShape {
-            count: ctx.total_contexts.sample(&mut rng),
-            attrs: ctx.attributes_per_resource,
-            services: c.services,
-            hosts: c.hosts,
-        };
-        let resources = resource::build_resources(&mut rng, &shape, "otlp-logs resources")?;
-        let attr_keys = ctx.attributes_per_log.max().max(ctx.attributes_per_scope.max());
-        let attrs = resource::build_record_attrs(&mut rng, attr_keys, c.attribute_values, "otlp-logs attributes")?;
-        let scopes = resource::build_scopes(&mut rng, c.scopes, &ctx.attributes_per_scope, &attrs, "otlp-logs scopes")?;
+        let EntryPools { resources, attrs, scopes } = EntryPools::build(&mut rng, &c.entry_shape())?;
         let (bodies, structured) = build_bodies(&mut rng, c)?;
         let trace_count = c.trace_cardinality.sample(&mut rng) as usize;
         let mut trace_ids = setup::try_vec(trace_count, "otlp-logs trace ids")?;
@@ -348,30 +275,7 @@ impl Configured for OtlpLogs {
 
     fn estimate_setup(c: &Config, m: &mut SetupMemory) -> Result<()> {
         c.validate()?;
-        let ctx = &c.contexts;
-        m.add(
-            "resources",
-            resource::resources_bytes(ctx.total_contexts.max(), ctx.attributes_per_resource.max()),
-            || {
-                vec![
-                    key("otlp_logs.contexts.total_contexts", ctx.total_contexts),
-                    key("otlp_logs.contexts.attributes_per_resource", ctx.attributes_per_resource),
-                ]
-            },
-        );
-        let attr_keys = ctx.attributes_per_log.max().max(ctx.attributes_per_scope.max());
-        m.add("attributes", resource::record_attrs_bytes(attr_keys, c.attribute_values), || {
-            vec![
-                key("otlp_logs.contexts.attributes_per_log", ctx.attributes_per_log),
-                key("otlp_logs.attribute_values", c.attribute_values),
-            ]
-        });
-        m.add("scopes", resource::scopes_bytes(c.scopes, ctx.attributes_per_scope.max()), || {
-            vec![
-                key("otlp_logs.scopes", c.scopes),
-                key("otlp_logs.contexts.attributes_per_scope", ctx.attributes_per_scope),
-            ]
-        });
+        EntryPools::estimate(&c.entry_shape(), m);
         let offsets = setup::array_of::<u32>(c.bodies + c.structured_bodies());
         m.add("bodies", c.body_bytes() + offsets, || {
             vec![key("otlp_logs.bodies", c.bodies), key("otlp_logs.body_size", c.body_size)]
@@ -554,25 +458,8 @@ impl Format for OtlpLogs {
     }
 
     fn encode(&self, m: &Member, out: &mut Vec<u8>) {
-        let mut rng = member_rng(m.seed);
-        let resource = self.resources.get(self.resources.pick(&mut rng));
-        let scopes = (self.config.contexts.scopes_per_resource.sample(&mut rng).min(MAX_SCOPES)) as usize;
-        // Sizing pass: every ScopeLogs' length, from a copy of the RNG.
-        let mut lens = [0usize; MAX_SCOPES as usize];
-        let mut sizing = rng.clone();
-        let mut body = resource.len() + len_field(SCHEMA_URL.len());
-        for len in lens.iter_mut().take(scopes) {
-            *len = self.scope_logs(&mut sizing, None);
-            body += len_field(*len);
-        }
-        // Writing pass, replaying the same draws.
-        out.reserve(1 + varint_len(body as u64) + body);
-        put_len_header(out, 1, body);
-        out.extend_from_slice(resource);
-        for &len in lens.iter().take(scopes) {
-            self.scope_logs(&mut rng, Some((len, out)));
-        }
-        wire::put_bytes(out, 3, SCHEMA_URL.as_bytes());
+        let scopes = &self.config.contexts.scopes_per_resource;
+        super::put_resource_entry(&self.resources, scopes, m.seed, out, |rng, write| self.scope_logs(rng, write));
     }
 }
 

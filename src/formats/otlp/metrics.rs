@@ -24,10 +24,10 @@ use crate::framing::Framing;
 use crate::rng::{BlockRng, mix64};
 use crate::setup::{self, SetupMemory, key};
 
+use super::entry_pools::{EntryPools, EntryShape};
 use super::pools::{AttrSet, AttrTable, BytePool, SCRATCH_BYTES};
-use super::resource::{self, ResourceShape};
 use super::wire::{self, FIXED64_FIELD, len_field, put_len_header, varint_field, varint_len};
-use super::{DEFAULT_WINDOW_MS, MAX_SCOPES, MAX_TIMESTAMP_MS, SCHEMA_URL, Weighted, member_rng};
+use super::{DEFAULT_WINDOW_MS, MAX_SCOPES, MAX_TIMESTAMP_MS, SCHEMA_URL, Weighted};
 
 /// Configuration of `otlp-metrics`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -163,6 +163,23 @@ impl Default for Config {
 const MAX_POINTS: u64 = 16;
 
 impl Config {
+    /// The shape of the resource, scope and attribute pools.
+    fn entry_shape(&self) -> EntryShape<'_> {
+        let c = &self.contexts;
+        EntryShape {
+            keys: ("otlp_metrics", "attributes_per_metric"),
+            what: ["otlp-metrics resources", "otlp-metrics attributes", "otlp-metrics scopes"],
+            total_contexts: &c.total_contexts,
+            attributes_per_resource: &c.attributes_per_resource,
+            attributes_per_scope: &c.attributes_per_scope,
+            attributes_per_record: &c.attributes_per_metric,
+            services: self.services,
+            hosts: self.hosts,
+            scopes: self.scopes,
+            attribute_values: self.attribute_values,
+        }
+    }
+
     /// Checks every field, naming the first invalid one (`otlp_metrics.<key>`) and its value.
     ///
     /// # Errors
@@ -304,23 +321,14 @@ impl Configured for OtlpMetrics {
     const ABOUT: &'static str =
         "OTLP metrics (gauges, sums, histograms, exponential histograms): an ExportMetricsServiceRequest";
     const LADING_PATH: &'static [&'static str] = &["opentelemetry_metrics"];
-    const DELIVERY: crate::delivery::Delivery = super::OTLP_HTTP.with_http_path("/v1/metrics");
+    const DELIVERY: crate::delivery::Delivery = super::OTLP
+        .with_http_path("/v1/metrics")
+        .with_grpc_method("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export");
 
     fn from_config(c: &Config, seed: u64) -> Result<Self> {
         c.validate()?;
         let mut rng = BlockRng::for_setup(seed);
-        let ctx = &c.contexts;
-        let shape = ResourceShape {
-            count: ctx.total_contexts.sample(&mut rng),
-            attrs: ctx.attributes_per_resource,
-            services: c.services,
-            hosts: c.hosts,
-        };
-        let resources = resource::build_resources(&mut rng, &shape, "otlp-metrics resources")?;
-        let keys = ctx.attributes_per_metric.max().max(ctx.attributes_per_scope.max());
-        let attrs = resource::build_record_attrs(&mut rng, keys, c.attribute_values, "otlp-metrics attributes")?;
-        let scopes =
-            resource::build_scopes(&mut rng, c.scopes, &ctx.attributes_per_scope, &attrs, "otlp-metrics scopes")?;
+        let EntryPools { resources, attrs, scopes } = EntryPools::build(&mut rng, &c.entry_shape())?;
         let what = "otlp-metrics definitions";
         let count = c.metric_names as usize;
         let mut names = BytePool::with_capacity(count.saturating_mul(NAME_BYTES), count, what)?;
@@ -357,30 +365,7 @@ impl Configured for OtlpMetrics {
 
     fn estimate_setup(c: &Config, m: &mut SetupMemory) -> Result<()> {
         c.validate()?;
-        let ctx = &c.contexts;
-        m.add(
-            "resources",
-            resource::resources_bytes(ctx.total_contexts.max(), ctx.attributes_per_resource.max()),
-            || {
-                vec![
-                    key("otlp_metrics.contexts.total_contexts", ctx.total_contexts),
-                    key("otlp_metrics.contexts.attributes_per_resource", ctx.attributes_per_resource),
-                ]
-            },
-        );
-        let keys = ctx.attributes_per_metric.max().max(ctx.attributes_per_scope.max());
-        m.add("attributes", resource::record_attrs_bytes(keys, c.attribute_values), || {
-            vec![
-                key("otlp_metrics.contexts.attributes_per_metric", ctx.attributes_per_metric),
-                key("otlp_metrics.attribute_values", c.attribute_values),
-            ]
-        });
-        m.add("scopes", resource::scopes_bytes(c.scopes, ctx.attributes_per_scope.max()), || {
-            vec![
-                key("otlp_metrics.scopes", c.scopes),
-                key("otlp_metrics.contexts.attributes_per_scope", ctx.attributes_per_scope),
-            ]
-        });
+        EntryPools::estimate(&c.entry_shape(), m);
         m.add(
             "metric definitions",
             setup::mul(c.metric_names, NAME_BYTES as u64 + 4) + setup::array_of::<Definition>(c.metric_names),
@@ -688,22 +673,7 @@ impl Format for OtlpMetrics {
     }
 
     fn encode(&self, m: &Member, out: &mut Vec<u8>) {
-        let mut rng = member_rng(m.seed);
-        let resource = self.resources.get(self.resources.pick(&mut rng));
-        let scopes = (self.config.contexts.scopes_per_resource.sample(&mut rng).min(MAX_SCOPES)) as usize;
-        let mut lens = [0usize; MAX_SCOPES as usize];
-        let mut sizing = rng.clone();
-        let mut body = resource.len() + len_field(SCHEMA_URL.len());
-        for len in lens.iter_mut().take(scopes) {
-            *len = self.scope_metrics(&mut sizing, None);
-            body += len_field(*len);
-        }
-        out.reserve(1 + varint_len(body as u64) + body);
-        put_len_header(out, 1, body);
-        out.extend_from_slice(resource);
-        for &len in lens.iter().take(scopes) {
-            self.scope_metrics(&mut rng, Some((len, out)));
-        }
-        wire::put_bytes(out, 3, SCHEMA_URL.as_bytes());
+        let scopes = &self.config.contexts.scopes_per_resource;
+        super::put_resource_entry(&self.resources, scopes, m.seed, out, |rng, write| self.scope_metrics(rng, write));
     }
 }

@@ -15,6 +15,7 @@
 //! ([`pools`], [`resource`]) and copied by handle, so nothing is buffered and copied per
 //! member, and a member never allocates.
 
+pub mod entry_pools;
 pub mod logs;
 pub mod metrics;
 pub mod pools;
@@ -28,8 +29,10 @@ use crate::rng::BlockRng;
 
 /// OTLP/HTTP: blocks are posted as `application/x-protobuf` to `/v1/logs`, `/v1/metrics` or
 /// `/v1/traces` (each format sets its path); `--compression gzip` adds `Content-Encoding: gzip`.
-/// A 2xx answer's `partial_success` counts its rejected records in the summary.
-const OTLP_HTTP: crate::delivery::Delivery = crate::delivery::Delivery::new()
+/// A 2xx answer's `partial_success` counts its rejected records in the summary. Over OTLP/gRPC
+/// (`grpc://`), a block is the request message of the format's `Export` method, and the
+/// response message is read the same way.
+const OTLP: crate::delivery::Delivery = crate::delivery::Delivery::new()
     .with_content_type("application/x-protobuf")
     .with_partial_success(response::rejected);
 
@@ -40,6 +43,37 @@ const MEMBER_STREAM: u64 = 0x4F54_4C50; // "OTLP"
 #[inline]
 fn member_rng(seed: u64) -> BlockRng {
     BlockRng::for_block(seed, MEMBER_STREAM)
+}
+
+/// Writes the `Resource*` entry (field 1 of the request) of the member with `seed`: a resource
+/// picked from `resources`, `scopes_per_resource` scope entries made by `scope`, and the schema
+/// URL. `scope(rng, None)` returns a scope entry's length without writing (the sizing pass, on a
+/// copy of the RNG); `scope(rng, Some((len, out)))` writes that entry, replaying the same draws.
+/// So the entry's length prefix is known before its body, and nothing is written twice.
+fn put_resource_entry(
+    resources: &pools::BytePool,
+    scopes_per_resource: &crate::config::ConfRange,
+    seed: u64,
+    out: &mut Vec<u8>,
+    mut scope: impl FnMut(&mut BlockRng, Option<(usize, &mut Vec<u8>)>) -> usize,
+) {
+    let mut rng = member_rng(seed);
+    let resource = resources.get(resources.pick(&mut rng));
+    let scopes = scopes_per_resource.sample(&mut rng).min(MAX_SCOPES) as usize;
+    let mut lens = [0usize; MAX_SCOPES as usize];
+    let mut sizing = rng.clone();
+    let mut body = resource.len() + wire::len_field(SCHEMA_URL.len());
+    for len in lens.iter_mut().take(scopes) {
+        *len = scope(&mut sizing, None);
+        body += wire::len_field(*len);
+    }
+    out.reserve(1 + wire::varint_len(body as u64) + body);
+    wire::put_len_header(out, 1, body);
+    out.extend_from_slice(resource);
+    for &len in lens.iter().take(scopes) {
+        scope(&mut rng, Some((len, out)));
+    }
+    wire::put_bytes(out, 3, SCHEMA_URL.as_bytes());
 }
 
 /// Timestamps of the default window, in milliseconds since the Unix epoch: all of 2026 and

@@ -24,6 +24,12 @@ pub struct BytePool {
 }
 
 impl BytePool {
+    /// Bytes a pool made by [`BytePool::with_capacity`]`(bytes, count, _)` holds: its arena and
+    /// its `u32` ends. Setup estimates count a pool with this, so they cannot drift from it.
+    pub fn footprint(bytes: u64, count: u64) -> u64 {
+        bytes.saturating_add(setup::array_of::<u32>(count))
+    }
+
     /// An empty pool for `count` strings of `bytes` bytes in all (at most 4 GiB).
     ///
     /// # Errors

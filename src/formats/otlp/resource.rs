@@ -11,29 +11,11 @@ use crate::error::Result;
 use crate::rng::BlockRng;
 use crate::setup;
 
+use crate::formats::vocabulary::{SERVICE_COMBOS, push_service_name};
+
 use super::pools::{AttrTable, BytePool, SCRATCH_BYTES, Value, kv_fragment_len, put_kv_fragment};
 use super::wire::{self, len_field, put_len_header};
 
-/// Service names are `<domain>-<role>`, numbered once the combinations run out.
-const SERVICE_DOMAINS: &[&str] = &[
-    "checkout",
-    "payment",
-    "auth",
-    "user",
-    "cart",
-    "search",
-    "inventory",
-    "shipping",
-    "billing",
-    "notification",
-    "gateway",
-    "catalog",
-    "pricing",
-    "recommendation",
-    "fraud",
-    "ledger",
-];
-const SERVICE_ROLES: &[&str] = &["api", "worker", "service", "web", "consumer", "cron", "grpc"];
 const NAMESPACES: &[&str] = &["shop", "payments", "platform", "identity", "data"];
 const VERSIONS: &[&str] = &["1.0.3", "1.4.0", "2.4.17", "2.5.0-rc1", "3.0.0", "3.1.2"];
 const LANGUAGES: &[(&str, &str)] = &[
@@ -86,20 +68,17 @@ const RESOURCE_ATTR_BYTES: usize = 160;
 
 /// The name of service `i`.
 pub fn service_name(i: usize, out: &mut String) {
-    let combos = SERVICE_DOMAINS.len() * SERVICE_ROLES.len();
-    let combo = (i % combos).wrapping_mul(37) % combos;
-    out.push_str(SERVICE_DOMAINS.get(combo / SERVICE_ROLES.len()).copied().unwrap_or("app"));
-    out.push('-');
-    out.push_str(SERVICE_ROLES.get(combo % SERVICE_ROLES.len()).copied().unwrap_or("api"));
-    if i >= combos {
-        out.push('-');
-        out.push_str(itoa::Buffer::new().format(i / combos));
-    }
+    push_service_name((i % SERVICE_COMBOS).wrapping_mul(37) % SERVICE_COMBOS, i / SERVICE_COMBOS, out);
 }
 
 /// Bytes [`build_resources`] reserves.
 pub fn resources_bytes(count: u64, max_attrs: u64) -> u64 {
-    setup::mul(count, 8 + setup::mul(max_attrs, RESOURCE_ATTR_BYTES as u64)) + setup::array_of::<u32>(count)
+    BytePool::footprint(resources_text(count, max_attrs), count)
+}
+
+/// Arena bytes of [`build_resources`]'s pool.
+fn resources_text(count: u64, max_attrs: u64) -> u64 {
+    setup::mul(count, 8 + setup::mul(max_attrs, RESOURCE_ATTR_BYTES as u64))
 }
 
 /// What a resource is made of.
@@ -121,7 +100,7 @@ pub struct ResourceShape {
 /// # Errors
 /// [`crate::Error::Allocation`] when setup memory is refused.
 pub fn build_resources(rng: &mut BlockRng, shape: &ResourceShape, what: &'static str) -> Result<BytePool> {
-    let bytes = resources_bytes(shape.count, shape.attrs.max()) as usize;
+    let bytes = resources_text(shape.count, shape.attrs.max()) as usize;
     let mut pool = BytePool::with_capacity(bytes, shape.count as usize, what)?;
     let mut scratch = setup::try_vec(SCRATCH_BYTES, what)?;
     let mut attrs: Vec<u8> = setup::try_vec(SCRATCH_BYTES, what)?;
@@ -266,8 +245,12 @@ const SCOPE_BYTES: usize = 128;
 
 /// Bytes [`build_scopes`] reserves.
 pub fn scopes_bytes(count: u64, max_attrs: u64) -> u64 {
+    BytePool::footprint(scopes_text(count, max_attrs), count)
+}
+
+/// Arena bytes of [`build_scopes`]'s pool.
+fn scopes_text(count: u64, max_attrs: u64) -> u64 {
     setup::mul(count, SCOPE_BYTES as u64 + setup::mul(max_attrs, 1 + ATTR_FRAGMENT_BYTES as u64))
-        + setup::array_of::<u32>(count)
 }
 
 /// `count` instrumentation scopes, each the complete field 1 of a `Scope*` message, with
@@ -282,7 +265,7 @@ pub fn build_scopes(
     table: &AttrTable,
     what: &'static str,
 ) -> Result<BytePool> {
-    let mut pool = BytePool::with_capacity(scopes_bytes(count, attrs.max()) as usize, count as usize, what)?;
+    let mut pool = BytePool::with_capacity(scopes_text(count, attrs.max()) as usize, count as usize, what)?;
     let mut scratch = setup::try_vec(SCRATCH_BYTES, what)?;
     for i in 0..count as usize {
         let name = SCOPE_NAMES.get(i % SCOPE_NAMES.len()).copied().unwrap_or("app");
@@ -342,9 +325,14 @@ pub const ATTR_FRAGMENT_BYTES: usize = 256;
 
 /// Bytes [`build_record_attrs`] reserves.
 pub fn record_attrs_bytes(max_attrs: u64, variants: u64) -> u64 {
-    let keys = max_attrs.max(RECORD_KEYS.len() as u64);
-    setup::mul(setup::mul(keys, variants), ATTR_FRAGMENT_BYTES as u64)
-        + setup::array_of::<u32>(setup::mul(keys, variants))
+    let (fragments, text) = record_attrs_text(max_attrs, variants);
+    BytePool::footprint(text, fragments)
+}
+
+/// Fragments of [`build_record_attrs`]'s table, and their arena bytes.
+fn record_attrs_text(max_attrs: u64, variants: u64) -> (u64, u64) {
+    let fragments = setup::mul(max_attrs.max(RECORD_KEYS.len() as u64), variants);
+    (fragments, setup::mul(fragments, ATTR_FRAGMENT_BYTES as u64))
 }
 
 /// The record attribute table: the built-in keys (and numbered `app.attr_N` keys when more
@@ -354,8 +342,10 @@ pub fn record_attrs_bytes(max_attrs: u64, variants: u64) -> u64 {
 /// [`crate::Error::Allocation`] when setup memory is refused.
 pub fn build_record_attrs(rng: &mut BlockRng, max_attrs: u64, variants: u64, what: &'static str) -> Result<AttrTable> {
     let keys = max_attrs.max(RECORD_KEYS.len() as u64) as u32;
-    let bytes = record_attrs_bytes(max_attrs, variants) as usize;
-    AttrTable::build(keys, variants as u32, bytes, rng, what, |k, _, rng, out| record_attr(rng, k as usize, out))
+    let (_, bytes) = record_attrs_text(max_attrs, variants);
+    AttrTable::build(keys, variants as u32, bytes as usize, rng, what, |k, _, rng, out| {
+        record_attr(rng, k as usize, out)
+    })
 }
 
 fn record_attr(rng: &mut BlockRng, k: usize, out: &mut Vec<u8>) {

@@ -368,7 +368,9 @@ impl Configured for OtlpTraces {
     const ABOUT: &'static str =
         "OTLP traces walking a service topology: the protobuf body of an ExportTraceServiceRequest";
     const LADING_PATH: &'static [&'static str] = &["opentelemetry_traces"];
-    const DELIVERY: crate::delivery::Delivery = super::OTLP_HTTP.with_http_path("/v1/traces");
+    const DELIVERY: crate::delivery::Delivery = super::OTLP
+        .with_http_path("/v1/traces")
+        .with_grpc_method("/opentelemetry.proto.collector.trace.v1.TraceService/Export");
 
     fn from_config(c: &Config, seed: u64) -> Result<Self> {
         c.validate()?;
