@@ -602,6 +602,15 @@ fn write_encoded_prefix<M>(framing: Framing, ws: &Workspace<M>, k: usize, out: &
     out.len() - start
 }
 
+/// For a compressed budget: the format's framing, the most uncompressed bytes a block may hold
+/// (`budget ×` [`MAX_COMPRESSION_RATIO`], at most [`MAX_BUDGET`]), and the most members it may
+/// take (a member is at least one byte).
+fn compressed_bounds<F: Format>(format: &F, budget: usize) -> (Framing, usize, usize) {
+    let framing = format.framing();
+    let raw_limit = budget.saturating_mul(MAX_COMPRESSION_RATIO).min(MAX_BUDGET);
+    (framing, raw_limit, format.max_members().min(framing.max_members()).min(raw_limit))
+}
+
 /// The compressed-budget path of [`fill_compressed`]: the same search, probes that compress.
 fn fill_packed<F: Format>(
     format: &F,
@@ -612,9 +621,7 @@ fn fill_packed<F: Format>(
     budget: usize,
     out: &mut Vec<u8>,
 ) -> Result<Filled> {
-    let framing = format.framing();
-    let raw_limit = budget.saturating_mul(MAX_COMPRESSION_RATIO).min(MAX_BUDGET);
-    let cap = format.max_members().min(framing.max_members()).min(raw_limit);
+    let (framing, raw_limit, cap) = compressed_bounds(format, budget);
     if strategy.buffer == BufferPolicy::Reuse {
         if ws.compressor.is_none() {
             ws.compressor = Some(Compressor::new(compression)?);

@@ -45,7 +45,7 @@
 
 use flate2::Crc;
 
-use super::{MAX_BUDGET, MAX_COMPRESSION_RATIO, Workspace, begin_encode_once, extend_encoded, reserve_output};
+use super::{Workspace, begin_encode_once, extend_encoded, reserve_output};
 use crate::compress::Compression;
 use crate::error::{Error, Result};
 use crate::fill::Filled;
@@ -166,9 +166,7 @@ impl Segmented {
         compression: Compression,
         out: &mut Vec<u8>,
     ) -> Result<Filled> {
-        let framing = format.framing();
-        let raw_limit = budget.saturating_mul(MAX_COMPRESSION_RATIO).min(MAX_BUDGET);
-        let mut cap = format.max_members().min(framing.max_members()).min(raw_limit);
+        let (framing, raw_limit, mut cap) = super::compressed_bounds(format, budget);
         begin_encode_once(framing, ws);
         let bufs = &mut self.bufs;
         bufs.ends.clear();

@@ -6,7 +6,7 @@
 //! and one estimate keep the two formats, and the estimate and what is built, from drifting
 //! apart.
 
-use crate::config::ConfRange;
+use crate::config::{ConfRange, validate_count};
 use crate::error::Result;
 use crate::rng::BlockRng;
 use crate::setup::{SetupMemory, key};
@@ -41,6 +41,22 @@ pub struct EntryShape<'a> {
 }
 
 impl EntryShape<'_> {
+    /// Checks the pool keys, naming the first invalid one (`otlp_logs.contexts.<key>`, ...).
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] for the first invalid field.
+    pub fn validate(&self) -> Result<()> {
+        let field = |key: &str| format!("{}.{key}", self.keys.0);
+        self.total_contexts.validate(&field("contexts.total_contexts"), 1..=100_000)?;
+        self.attributes_per_resource.validate(&field("contexts.attributes_per_resource"), 1..=64)?;
+        self.attributes_per_scope.validate(&field("contexts.attributes_per_scope"), 0..=64)?;
+        self.attributes_per_record.validate(&field(&format!("contexts.{}", self.keys.1)), 0..=255)?;
+        validate_count(&field("services"), self.services, 100_000)?;
+        validate_count(&field("hosts"), self.hosts, 100_000)?;
+        validate_count(&field("scopes"), self.scopes, 10_000)?;
+        validate_count(&field("attribute_values"), self.attribute_values, 4096)
+    }
+
     /// Keys of the attribute table: enough for a record's or a scope's largest set.
     fn attribute_keys(&self) -> u64 {
         self.attributes_per_record.max().max(self.attributes_per_scope.max())

@@ -171,18 +171,11 @@ impl Config {
     /// [`crate::Error::Config`] for the first invalid field.
     pub fn validate(&self) -> Result<()> {
         let c = &self.contexts;
-        c.total_contexts.validate("otlp_logs.contexts.total_contexts", 1..=100_000)?;
-        c.attributes_per_resource.validate("otlp_logs.contexts.attributes_per_resource", 1..=64)?;
+        self.entry_shape().validate()?;
         c.scopes_per_resource.validate("otlp_logs.contexts.scopes_per_resource", 1..=MAX_SCOPES)?;
-        c.attributes_per_scope.validate("otlp_logs.contexts.attributes_per_scope", 0..=64)?;
         c.logs_per_scope.validate("otlp_logs.contexts.logs_per_scope", 1..=1024)?;
-        c.attributes_per_log.validate("otlp_logs.contexts.attributes_per_log", 0..=255)?;
         self.trace_cardinality.validate("otlp_logs.trace_cardinality", 0..=1_000_000)?;
         self.body_size.validate("otlp_logs.body_size", 1..=4096)?;
-        validate_count("otlp_logs.services", self.services, 100_000)?;
-        validate_count("otlp_logs.hosts", self.hosts, 100_000)?;
-        validate_count("otlp_logs.scopes", self.scopes, 10_000)?;
-        validate_count("otlp_logs.attribute_values", self.attribute_values, 4096)?;
         validate_count("otlp_logs.bodies", self.bodies, 100_000)?;
         validate_probability("otlp_logs.structured_body_probability", self.structured_body_probability)?;
         validate_probability("otlp_logs.trace_context_probability", self.trace_context_probability)?;

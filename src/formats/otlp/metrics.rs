@@ -194,19 +194,12 @@ impl Config {
             ));
         }
         validate_weights("otlp_metrics.metric_weights", &self.metric_weights.as_array())?;
-        c.total_contexts.validate("otlp_metrics.contexts.total_contexts", 1..=100_000)?;
-        c.attributes_per_resource.validate("otlp_metrics.contexts.attributes_per_resource", 1..=64)?;
+        self.entry_shape().validate()?;
         c.scopes_per_resource.validate("otlp_metrics.contexts.scopes_per_resource", 1..=MAX_SCOPES)?;
-        c.attributes_per_scope.validate("otlp_metrics.contexts.attributes_per_scope", 0..=64)?;
         c.metrics_per_scope.validate("otlp_metrics.contexts.metrics_per_scope", 1..=1024)?;
-        c.attributes_per_metric.validate("otlp_metrics.contexts.attributes_per_metric", 0..=255)?;
         validate_count("otlp_metrics.metric_names", self.metric_names, 100_000)?;
         self.points_per_metric.validate("otlp_metrics.points_per_metric", 1..=MAX_POINTS)?;
         validate_probability("otlp_metrics.exemplar_probability", self.exemplar_probability)?;
-        validate_count("otlp_metrics.services", self.services, 100_000)?;
-        validate_count("otlp_metrics.hosts", self.hosts, 100_000)?;
-        validate_count("otlp_metrics.scopes", self.scopes, 10_000)?;
-        validate_count("otlp_metrics.attribute_values", self.attribute_values, 4096)?;
         self.timestamp_ms.validate("otlp_metrics.timestamp_ms", 3_600_000..=MAX_TIMESTAMP_MS)?;
         Ok(())
     }
