@@ -160,7 +160,14 @@ fn the_report_names_the_commit_it_measured() {
         eprintln!("skipped: the package is not in a git checkout");
         return;
     };
-    let dirty = !git(&["status", "--porcelain", "--untracked-files=no"]).unwrap().is_empty();
+    let outputs = [
+        ":(exclude,glob)payload-fixtures/*.md",
+        ":(exclude,glob)payload-fixtures/*.svg",
+        ":(exclude)payload-fixtures/strategies.toml",
+    ];
+    let mut status = vec!["status", "--porcelain", "--untracked-files=no", "--", "."];
+    status.extend(outputs);
+    let dirty = !git(&status).unwrap().is_empty();
     let out = payforge(&args, here);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(&report).unwrap();

@@ -36,6 +36,10 @@ impl Machine {
 /// The commit of the source tree calibrate runs in, as `git` sees the working directory: the
 /// abbreviated hash, `+ uncommitted changes` when tracked files differ from it, or `unknown`
 /// outside a git checkout (or without `git`). A report names what it measured with this.
+///
+/// The reports, charts and selection file at the top of `payload-fixtures/` are outputs, never
+/// inputs, so their changes do not count: calibrating several groups one after another names
+/// one commit.
 pub fn source_commit() -> String {
     let git = |args: &[&str]| {
         std::process::Command::new("git")
@@ -47,7 +51,16 @@ pub fn source_commit() -> String {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
     };
     match git(&["rev-parse", "--short=12", "HEAD"]) {
-        Some(hash) if !hash.is_empty() => match git(&["status", "--porcelain", "--untracked-files=no"]) {
+        Some(hash) if !hash.is_empty() => match git(&[
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":(exclude,glob)payload-fixtures/*.md",
+            ":(exclude,glob)payload-fixtures/*.svg",
+            ":(exclude)payload-fixtures/strategies.toml",
+        ]) {
             Some(changes) if changes.is_empty() => hash,
             _ => format!("{hash} + uncommitted changes"),
         },
