@@ -40,7 +40,8 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How often a call in progress looks at the stop flag.
 const POLL: Duration = Duration::from_millis(50);
-/// The HTTP/2 stream and connection windows offered: a 1 MiB message needs no window update.
+/// The HTTP/2 receive windows this client offers (for answers; what it may send is the
+/// receiver's window, waited for in [`send_all`]).
 const WINDOW: u32 = 4 << 20;
 
 /// One HTTP/2 connection of a run, made on first use and after a failure.
